@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""Generate the student labs (labs/*.ipynb) from the solution notebooks (solutions/*.ipynb).
+
+Solutions are the single source of every lab. For each solution this script
+
+* replaces every block between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` with
+  ``raise NotImplementedError("Exercise N.M: ...")`` at the same indentation;
+* tags the cells that now raise at top level ``raises-exception`` (so nbval accepts them);
+* drops cells tagged ``solution-only``;
+* strips outputs and execution counts — except the verdict cells (``# NBVAL_CHECK_OUTPUT``),
+  which keep the expected ``✔`` line (and their count, which nbval needs) so that nbval
+  checks the lab's verdicts as well;
+* rewrites the title (drops " — solution") and the "Open in Colab" badges;
+* writes the repository address of ``_config.yml`` into the badges and the setup cell of
+  both the solution and the lab, so that it is set in exactly one place.
+
+Usage:  python scripts/make_labs.py            # regenerate labs/ (and refresh badges)
+        python scripts/make_labs.py --check    # exit 1 if labs/ is out of date
+"""
+
+import argparse
+import copy
+import pathlib
+import re
+import sys
+
+import nbformat
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+SOLUTION_SUFFIX = " — solution"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def repository_url(root=ROOT):
+    """The ``repository.url`` of ``_config.yml`` (the one place it is set)."""
+    text = (root / "_config.yml").read_text(encoding="utf-8")
+    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, flags=re.MULTILINE)
+    if not match:
+        raise SystemExit("_config.yml has no repository.url")
+    return match.group(1).rstrip("/")
+
+
+def colab_link(repo_url, folder, name, branch="main"):
+    """Colab address of a notebook in the GitHub repository ``repo_url``."""
+    path = repo_url.replace("https://github.com/", "")
+    return f"https://colab.research.google.com/github/{path}/blob/{branch}/{folder}/{name}"
+
+
+def badges(repo_url, name, version):
+    """The badge line of the title cell for ``version`` in {"lab", "solution"}."""
+    lab, solution = colab_link(repo_url, "labs", name), colab_link(repo_url, "solutions", name)
+    if version == "lab":
+        return (f"[![Open this lab in Colab]({COLAB_BADGE})]({lab}) "
+                f"· [Open the solution in Colab]({solution})")
+    return (f"[![Open this solution in Colab]({COLAB_BADGE})]({solution}) "
+            f"· [Open the blank lab in Colab]({lab})")
+
+
+def _is_badge_line(line):
+    return COLAB_BADGE in line
+
+
+def set_badges(cell, repo_url, name, version):
+    """Replace the badge line of the title cell (the first cell)."""
+    lines = cell.source.splitlines()
+    new_line = badges(repo_url, name, version)
+    if any(_is_badge_line(line) for line in lines):
+        lines = [new_line if _is_badge_line(line) else line for line in lines]
+    else:
+        lines.insert(1, "\n" + new_line)
+    if version == "lab":
+        lines = [line.replace(SOLUTION_SUFFIX, "") if line.startswith("# ") else line
+                 for line in lines]
+    cell.source = "\n".join(lines)
+
+
+def set_repo_url(cell, repo_url):
+    """Point the setup cell's ``REPO_URL = "..."`` at the configured repository."""
+    cell.source = re.sub(r'REPO_URL = "[^"]*"', f'REPO_URL = "{repo_url}.git"', cell.source)
+
+
+def stub_solutions(source):
+    """Replace each solution block with a ``NotImplementedError`` stub.
+
+    Returns:
+        ``(new_source, raises_at_top_level)``.
+    """
+    exercise = re.search(r"Exercise (\d+\.\d+)", source)
+    label = f"Exercise {exercise.group(1)}" if exercise else "Exercise"
+    out, inside, top_level = [], False, False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN:
+            indent = line[: len(line) - len(line.lstrip())]
+            top_level = top_level or indent == ""
+            out.append(f'{indent}raise NotImplementedError("{label}: replace this line with your code")')
+            inside = True
+        elif stripped == END:
+            if not inside:
+                raise ValueError(f"{END} without {BEGIN} in:\n{source}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN} without {END} in:\n{source}")
+    return "\n".join(out), top_level
+
+
+def make_lab(solution, repo_url, name):
+    """The lab notebook generated from one solution notebook (a new object)."""
+    lab = copy.deepcopy(solution)
+    lab.cells = [c for c in lab.cells if "solution-only" not in c.metadata.get("tags", [])]
+    for cell in lab.cells:
+        if cell.cell_type != "code":
+            continue
+        if BEGIN in cell.source:
+            cell.source, raises = stub_solutions(cell.source)
+            tags = cell.metadata.setdefault("tags", [])
+            if raises and "raises-exception" not in tags:
+                tags.append("raises-exception")
+        if "NBVAL_CHECK_OUTPUT" in cell.source:  # nbval needs an execution count to compare
+            cell.outputs = [o for o in cell.outputs if o.output_type == "stream"]
+        else:
+            cell.execution_count = None
+            cell.outputs = []
+    set_badges(lab.cells[0], repo_url, name, "lab")
+    return lab
+
+
+def refresh_solution(solution, repo_url, name):
+    """Badges and setup-cell address of a solution, brought in line with ``_config.yml``."""
+    set_badges(solution.cells[0], repo_url, name, "solution")
+    for cell in solution.cells:
+        if cell.cell_type == "code" and "REPO_URL = " in cell.source:
+            set_repo_url(cell, repo_url)
+
+
+def _dump(notebook):
+    return nbformat.writes(notebook) + "\n"
+
+
+def generate(root=ROOT):
+    """``{lab_path: text}`` and ``{solution_path: text}`` for every solution notebook."""
+    repo_url = repository_url(root)
+    labs, solutions = {}, {}
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        solution = nbformat.read(path, as_version=4)
+        refresh_solution(solution, repo_url, path.name)
+        solutions[path] = _dump(solution)
+        labs[root / "labs" / path.name] = _dump(make_lab(solution, repo_url, path.name))
+    return labs, solutions
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    labs, solutions = generate()
+    stale = [p for p, text in {**solutions, **labs}.items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    orphans = [p for p in (ROOT / "labs").glob("*.ipynb") if p not in labs]
+    if args.check:
+        for p in stale + orphans:
+            print(f"out of date: {p.relative_to(ROOT)}")
+        return 1 if stale or orphans else 0
+    for p in stale:
+        p.parent.mkdir(exist_ok=True)
+        p.write_text({**solutions, **labs}[p], encoding="utf-8")
+        print(f"wrote {p.relative_to(ROOT)}")
+    for p in orphans:
+        p.unlink()
+        print(f"removed {p.relative_to(ROOT)} (no solution)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

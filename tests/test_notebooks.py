@@ -1,0 +1,134 @@
+"""Notebook hygiene: labs are generated from solutions, solutions were run top to bottom.
+
+nbval itself (``--nbval-lax`` in pyproject.toml) executes every notebook in solutions/
+and labs/; these tests check what nbval does not.
+"""
+
+import json
+import pathlib
+import re
+
+import nbformat
+import pytest
+
+import make_labs
+from notebook_template import SETUP_CELL
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+LABS = sorted((ROOT / "labs").glob("*.ipynb"))
+ALL = SOLUTIONS + LABS
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _id(path):
+    return f"{path.parent.name}/{path.name}"
+
+
+def test_there_are_solutions_and_matching_labs():
+    assert SOLUTIONS, "no solution notebooks found"
+    assert [p.name for p in LABS] == [p.name for p in SOLUTIONS]
+    for path in SOLUTIONS:
+        assert re.fullmatch(r"lab\d\d_[a-z0-9_]+\.ipynb", path.name), path.name
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
+def test_lab_regenerates_identically_from_its_solution(path):
+    labs, solutions = make_labs.generate(ROOT)
+    assert path.read_text(encoding="utf-8") == solutions[path], (
+        "the solution's badges / setup address are stale: run python scripts/make_labs.py")
+    lab = ROOT / "labs" / path.name
+    assert lab.read_text(encoding="utf-8") == labs[lab], (
+        f"{lab.name} differs from what make_labs.py generates: never edit labs/ by hand; "
+        "edit the solution and run python scripts/make_labs.py")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
+def test_solution_was_executed_in_order_on_a_fresh_kernel(path):
+    counts = [c.execution_count for c in _code(_read(path))]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"execution counts {counts[:8]}…: run python scripts/run_solutions.py {path.name}")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
+def test_solution_has_no_unexpected_errors_or_missed_targets(path):
+    for cell in _code(_read(path)):
+        tags = cell.metadata.get("tags", [])
+        for output in cell.outputs:
+            if output.output_type == "error":
+                assert "raises-exception" in tags, f"stored {output.ename} in a cell not tagged raises-exception"
+            if output.output_type == "stream":
+                assert "✘" not in output.text, f"a stored check failed:\n{output.text}"
+                assert output.name != "stderr" or "raises-exception" in tags, (
+                    f"stderr output stored:\n{output.text[:300]}")
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_notebook_layout(path):
+    """Title + badges, objectives, the canonical setup cell, a parameters cell, verdicts, summary."""
+    nb = _read(path)
+    title = nb.cells[0]
+    assert title.cell_type == "markdown" and title.source.startswith("# Lab ")
+    assert "colab-badge.svg" in title.source
+    assert "Learning objectives" in nb.cells[1].source and "Time" in nb.cells[1].source
+    code = _code(nb)
+    url = make_labs.repository_url(ROOT)
+    expected_setup = re.sub(r'REPO_URL = "[^"]*"', f'REPO_URL = "{url}.git"', SETUP_CELL)
+    assert code[0].source == expected_setup, "the setup cell must be scripts/notebook_template.SETUP_CELL"
+    assert any("parameters" in c.metadata.get("tags", []) for c in code), "no cell tagged 'parameters'"
+    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code), "no verdict cell"
+    assert "## Summary" in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_verdict_cells_print_only_verdict_lines(path):
+    for cell in _code(_read(path)):
+        if "NBVAL_CHECK_OUTPUT" not in cell.source:
+            continue
+        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert lines, "a verdict cell has no stored output"
+        assert all(line.startswith("✔ ") for line in lines), lines
+        assert not re.search(r"\d+\.\d{2,}", text), "verdict lines must not contain measured numbers"
+
+
+@pytest.mark.parametrize("path", LABS, ids=_id)
+def test_labs_are_blank_exercises(path):
+    nb = _read(path)
+    text = json.dumps(nb)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert "NotImplementedError(\\\"Exercise" in text
+    for cell in _code(nb):
+        if "NBVAL_CHECK_OUTPUT" not in cell.source:
+            assert cell.outputs == [] and cell.execution_count is None
+    assert "— solution" not in nb.cells[0].source
+
+
+def test_stub_keeps_indentation_and_tags_top_level_blocks():
+    source = 'def f():\n    """Exercise 2.3 — do it."""\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n'
+    stubbed, top = make_labs.stub_solutions(source)
+    assert '    raise NotImplementedError("Exercise 2.3: replace this line with your code")' in stubbed
+    assert "return 1" not in stubbed and not top
+    _, top = make_labs.stub_solutions("# Exercise 1.4\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n")
+    assert top
+
+
+def test_unbalanced_solution_markers_are_errors():
+    with pytest.raises(ValueError, match="without"):
+        make_labs.stub_solutions("### BEGIN SOLUTION\nx = 1\n")
+    with pytest.raises(ValueError, match="without"):
+        make_labs.stub_solutions("x = 1\n### END SOLUTION\n")
+
+
+def test_badges_point_to_the_configured_repository():
+    url = make_labs.repository_url(ROOT)
+    lab = make_labs.badges(url, "lab01_x.ipynb", "lab")
+    assert "colab.research.google.com/github/" + url.split("github.com/")[1] + "/blob/main/labs/lab01_x.ipynb" in lab
+    assert "/solutions/lab01_x.ipynb" in lab

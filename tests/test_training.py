@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+import utils
+from utils import data, models, training
+
+
+def test_train_learns_digits(digits):
+    utils.set_seed(0)
+    model = models.mlp((32,))
+    history = training.train(model, digits, epochs=3)
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert history.history["val_accuracy"][-1] > 0.8
+
+
+def test_train_with_shift_augmentation_runs(digits):
+    utils.set_seed(0)
+    model = models.mlp((16,))
+    history = training.train(model, digits, epochs=1, augment_shift=2)
+    assert len(history.history["loss"]) == 1
+
+
+def test_random_shift_moves_but_keeps_the_digit(digits):
+    utils.set_seed(0)
+    image = digits.x_train[0]
+    shifted = training.random_shift(image, 2).numpy()
+    assert shifted.shape == image.shape
+    # the digit sits inside a 4-pixel empty border, so a shift of ≤ 2 loses nothing
+    assert np.isclose(shifted.sum(), image.sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": 0}, "epochs"), ({"epochs": 1.5}, "epochs"), ({"epochs": 1, "batch_size": 0}, "batch_size"),
+    ({"epochs": 1, "augment_shift": -1}, "augment_shift"), ({"epochs": 1, "learning_rate": 0}, "learning_rate"),
+])
+def test_bad_arguments_are_rejected(digits, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        training.train(models.mlp((4,)), digits, **kwargs)
+
+
+def test_augment_needs_images():
+    flat = data.Dataset(*(np.zeros((10, 5), np.float32), np.zeros(10, np.int64)) * 3,
+                        class_names=("a",), name="flat")
+    with pytest.raises(ValueError, match="image data"):
+        training.train(models.mlp((4,), input_shape=(5,), num_classes=1), flat, epochs=1,
+                       augment_shift=1)
+
+
+def test_steps_per_epoch_counts_the_partial_batch(digits):
+    assert training.steps_per_epoch(digits, 64) == int(np.ceil(1257 / 64))

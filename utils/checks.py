@@ -1,0 +1,166 @@
+"""Self-checks for the labs' exercises: ``from utils import checks as check``.
+
+Each ``exercise_N_M`` takes the student's function, runs it on small cases with known
+answers and prints one line per finding: ``✔`` when right, ``✘`` with what is wrong and
+how to fix it (nothing is returned, so the notebook shows only these lines).
+A stub that still raises ``NotImplementedError`` gets a gentle reminder
+instead of a traceback, so an unfinished exercise never stops the rest of the lab.
+"""
+
+import functools
+
+import numpy as np
+
+from . import keras
+
+__all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3"]
+
+
+class _Report:
+    """Collects the findings of one self-check and prints them."""
+
+    def __init__(self, title):
+        self.title = title
+        self.failures = 0
+
+    def ok(self, message):
+        print(f"✔ {message}")
+
+    def fail(self, message):
+        self.failures += 1
+        print(f"✘ {message}")
+
+    def check(self, condition, good, bad):
+        (self.ok if condition else self.fail)(good if condition else bad)
+        return condition
+
+    def summary(self):
+        if self.failures:
+            print(f"→ {self.title}: {self.failures} problem(s) above; fix them and run this cell again.")
+        else:
+            print(f"→ {self.title}: all checks passed. Well done!")
+        return self.failures == 0
+
+
+def _self_check(title):
+    """Decorator: turn ``NotImplementedError`` and crashes into friendly messages."""
+
+    def decorate(check):
+        @functools.wraps(check)
+        def run(student_fn, *args, **kwargs):
+            report = _Report(title)
+            try:
+                check(report, student_fn, *args, **kwargs)
+            except NotImplementedError:
+                print(f"⏳ {title}: not done yet — replace the `raise NotImplementedError(...)` line "
+                      "with your code, run that cell, then this one. The lab continues with the "
+                      "reference implementation from `utils`.")
+                return None
+            except Exception as error:  # the student's code crashed: say where, not a traceback
+                report.fail(f"your function raised {type(error).__name__}: {error}")
+            report.summary()
+
+        return run
+
+    return decorate
+
+
+# ----------------------------------------------------------------------------- Lab 01
+
+@_self_check("Exercise 1.1 (magnitude_mask)")
+def exercise_1_1(report, magnitude_mask):
+    """Check a student's ``magnitude_mask(weights, sparsity) -> bool keep-mask``."""
+    w = np.array([0.5, -0.1, 0.3, -0.7, 0.05, 0.9, -0.2, 0.0, 0.6, -0.4])
+    mask = np.asarray(magnitude_mask(w, 0.3))
+    if not report.check(mask.shape == w.shape, "mask has the weights' shape",
+                        f"mask has shape {mask.shape}, expected {w.shape}: return one entry per "
+                        "weight (reshape to weights.shape)"):
+        return
+    report.check(mask.dtype == bool, "mask is boolean (True = keep)",
+                 f"mask has dtype {mask.dtype}; return a boolean array, e.g. `np.abs(w) > t`")
+    zeroed = int(np.sum(~mask.astype(bool)))
+    if not report.check(zeroed == 3, "sparsity 0.3 of 10 weights prunes exactly 3",
+                        f"3 of 10 weights should be pruned, you pruned {zeroed}. Prune exactly "
+                        "round(sparsity * w.size) entries — a threshold with > vs >= can be off by one."):
+        return
+    expected = np.abs(w) > 0.1
+    report.check(np.array_equal(mask.astype(bool), expected),
+                 "the pruned weights are those of smallest |w| (0.0, 0.05, -0.1)",
+                 f"you pruned positions {np.flatnonzero(~mask.astype(bool)).tolist()}, expected "
+                 f"{np.flatnonzero(~expected).tolist()}: rank by absolute value np.abs(w), not by w.")
+    kernel = np.arange(24, dtype=float).reshape(2, 3, 4) - 11.5
+    mask_3d = np.asarray(magnitude_mask(kernel, 0.5))
+    report.check(mask_3d.shape == kernel.shape and int(np.sum(~mask_3d.astype(bool))) == 12,
+                 "works on a 3-D kernel (12 of 24 pruned)",
+                 "on a (2, 3, 4) kernel at sparsity 0.5 the mask should have that shape and 12 "
+                 "False entries; flatten with .ravel() and reshape back")
+    ties = np.ones(8)
+    mask_ties = np.asarray(magnitude_mask(ties, 0.25))
+    report.check(int(np.sum(~mask_ties.astype(bool))) == 2,
+                 "equal weights (ties): still exactly 2 of 8 pruned",
+                 f"with 8 equal weights and sparsity 0.25 exactly 2 must be pruned, you pruned "
+                 f"{int(np.sum(~mask_ties.astype(bool)))}. A threshold cannot split ties; use the "
+                 "positions from np.argsort instead.")
+    report.check(bool(np.all(np.asarray(magnitude_mask(w, 0.0)))), "sparsity 0 keeps everything",
+                 "sparsity 0 must keep every weight")
+
+
+def _kernel_layers(model):
+    return [layer for layer in model.layers if hasattr(layer, "kernel")]
+
+
+@_self_check("Exercise 1.2 (one-shot layer-wise pruning)")
+def exercise_1_2(report, prune_layerwise, model):
+    """Check ``prune_layerwise(model, sparsity) -> new model`` on a trained ``model``."""
+    before = [w.copy() for w in model.get_weights()]
+    pruned = prune_layerwise(model, 0.8)
+    report.check(isinstance(pruned, keras.Model), "returns a Keras model",
+                 f"returned {type(pruned).__name__}; return the pruned copy of the model")
+    if not isinstance(pruned, keras.Model):
+        return
+    report.check(pruned is not model, "returns a new model",
+                 "returned the same object; build a copy (clone_model + set_weights) and prune that")
+    unchanged = all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    report.check(unchanged, "the original model is untouched",
+                 "the original model's weights changed: prune a copy, never the input")
+    for layer in _kernel_layers(pruned):
+        sparsity = float(np.mean(layer.kernel.numpy() == 0))
+        report.check(abs(sparsity - 0.8) <= 0.005, f"{layer.name}: kernel sparsity {sparsity:.1%}",
+                     f"{layer.name}: kernel sparsity is {sparsity:.1%}, expected 80% — prune every "
+                     "Dense/Conv kernel with its own mask")
+    biases_kept = all(np.array_equal(layer.bias.numpy(), original.bias.numpy())
+                      for layer, original in zip(_kernel_layers(pruned), _kernel_layers(model)))
+    report.check(biases_kept, "biases are left dense", "biases changed: prune only the kernels")
+
+
+@_self_check("Exercise 1.3 (the real tfmot API)")
+def exercise_1_3(report, make_prunable, model):
+    """Check ``make_prunable(model, final_sparsity, end_step)`` returns a tfmot-wrapped model."""
+    import tensorflow_model_optimization as tfmot
+
+    wrapped = make_prunable(model, 0.8, 200)
+    report.check(isinstance(wrapped, keras.Model), "returns a Keras model",
+                 f"returned {type(wrapped).__name__}; return the result of prune_low_magnitude")
+    if not isinstance(wrapped, keras.Model):
+        return
+    kernels = [layer for layer in wrapped.layers
+               if isinstance(getattr(layer, "layer", None), (keras.layers.Dense, keras.layers.Conv2D))]
+    report.check(len(kernels) == len(_kernel_layers(model)), "every Dense/Conv2D layer is wrapped",
+                 "not every Dense/Conv2D layer is wrapped: pass the whole model to "
+                 "tfmot.sparsity.keras.prune_low_magnitude")
+    if not kernels:
+        return
+    schedule = kernels[0].pruning_schedule
+    report.check(isinstance(schedule, tfmot.sparsity.keras.PolynomialDecay),
+                 "schedule is PolynomialDecay (Zhu & Gupta)",
+                 f"schedule is {type(schedule).__name__}; use tfmot.sparsity.keras.PolynomialDecay")
+    config = schedule.get_config()["config"]
+    report.check(abs(config["final_sparsity"] - 0.8) < 1e-9 and config["end_step"] == 200,
+                 "final_sparsity=0.8 and end_step=200 as asked",
+                 f"got final_sparsity={config['final_sparsity']}, end_step={config['end_step']}: "
+                 "pass the function's arguments through to PolynomialDecay")
+    shared = any(getattr(layer, "layer", None) is original
+                 for layer in wrapped.layers for original in model.layers)
+    report.check(not shared, "the wrapped model does not share layers with the original",
+                 "the wrapped model shares its layers with the original model, so training it "
+                 "would change the original too. Wrap a copy: utils.pruning.copy_model(model)")

@@ -1,0 +1,195 @@
+"""Datasets for the labs.
+
+Every default runs offline:
+
+* ``"digits"`` — scikit-learn's 8×8 handwritten digits (1,797 real images that ship
+  inside scikit-learn), enlarged to MNIST's format: each digit is resized to 20×20 and
+  centred in a 28×28 frame, one channel, values in [0, 1].
+* ``"mnist"`` and ``"fashion_mnist"`` — the real 70,000-image sets. They are downloaded
+  by Keras the first time and cached in ``~/.keras/datasets``; without a network (and
+  without a cached copy) :func:`load_dataset` raises :class:`DatasetUnavailableError`
+  that names the embedded alternative.
+
+All loaders return a :class:`Dataset` with a stratified train / validation / test split.
+"""
+
+import gzip
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+__all__ = ["Dataset", "DatasetUnavailableError", "load_dataset", "DATASETS", "DIGIT_NAMES"]
+
+DIGIT_NAMES = tuple(str(d) for d in range(10))
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+KERAS_CACHE = os.path.join(os.path.expanduser("~"), ".keras", "datasets")
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset that must be downloaded is neither cached nor downloadable."""
+
+
+@dataclass
+class Dataset:
+    """A classification dataset split three ways.
+
+    Attributes:
+        x_train, x_val, x_test: float32 arrays of shape ``(n, *input_shape)``.
+        y_train, y_val, y_test: int64 class indices of shape ``(n,)``.
+        class_names: one human-readable name per class.
+        name: the name it was loaded under.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple
+    name: str
+
+    @property
+    def input_shape(self):
+        """Shape of one example, e.g. ``(28, 28, 1)``."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def __repr__(self):
+        return (f"Dataset({self.name!r}: train {len(self.y_train)}, val {len(self.y_val)}, "
+                f"test {len(self.y_test)}, input {self.input_shape}, {self.num_classes} classes)")
+
+
+def _split(x, y, *, val_fraction, test_fraction, seed):
+    """Stratified split of ``(x, y)`` into train / val / test."""
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    val_of_rest = val_fraction / (1.0 - test_fraction)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=val_of_rest, stratify=y_rest, random_state=seed)
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def _digits_to_28x28(images):
+    """Resize 8×8 digits (values 0–16) to MNIST's layout: a 20×20 digit centred in 28×28, in [0, 1].
+
+    Args:
+        images: array of shape ``(n, 8, 8)``.
+    Returns:
+        float32 array of shape ``(n, 28, 28, 1)``.
+    """
+    scaled = images.astype(np.float32) / 16.0
+    resized = ndimage.zoom(scaled, (1, 20 / 8, 20 / 8), order=1)  # bilinear
+    framed = np.zeros((len(images), 28, 28), np.float32)
+    framed[:, 4:24, 4:24] = np.clip(resized, 0.0, 1.0)
+    return framed[..., None]
+
+
+def _load_digits(seed, val_fraction=0.1, test_fraction=0.2):
+    bunch = load_digits()
+    x = _digits_to_28x28(bunch.images)
+    y = bunch.target.astype(np.int64)
+    parts = _split(x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    return Dataset(*parts, class_names=DIGIT_NAMES, name="digits")
+
+
+def _read_idx(path):
+    """Read one gzipped IDX file (the MNIST / Fashion-MNIST format) into a uint8 array."""
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _download_error(name, error):
+    return DatasetUnavailableError(
+        f"Could not load {name!r}: it is not cached in {KERAS_CACHE} and downloading it failed "
+        f"({type(error).__name__}: {error}). Work offline with the embedded dataset instead: "
+        f"load_dataset('digits')."
+    )
+
+
+def _mnist_arrays(cache_dir):
+    """(x_train, y_train, x_test, y_test) of MNIST: the cached Keras file, else a Keras download."""
+    path = os.path.join(cache_dir, "mnist.npz")
+    if not os.path.exists(path):
+        from . import keras
+        try:
+            path = keras.utils.get_file(
+                "mnist.npz", "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+                cache_dir=os.path.dirname(cache_dir), cache_subdir=os.path.basename(cache_dir),
+                file_hash="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
+        except Exception as error:  # no network, proxy, bad hash…
+            raise _download_error("mnist", error) from error
+    with np.load(path) as f:
+        return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+
+
+_FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def _fashion_arrays(cache_dir):
+    """(x_train, y_train, x_test, y_test) of Fashion-MNIST, from the Keras cache or a download."""
+    folder = os.path.join(cache_dir, "fashion-mnist")
+    paths = [os.path.join(folder, f) for f in _FASHION_FILES]
+    if not all(os.path.exists(p) for p in paths):
+        from . import keras
+        try:
+            base = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+            paths = [keras.utils.get_file(f, base + f, cache_dir=os.path.dirname(cache_dir),
+                                          cache_subdir=os.path.join(os.path.basename(cache_dir),
+                                                                    "fashion-mnist"))
+                     for f in _FASHION_FILES]
+        except Exception as error:
+            raise _download_error("fashion_mnist", error) from error
+    x_train, y_train, x_test, y_test = (_read_idx(p) for p in paths)
+    return x_train, y_train, x_test, y_test
+
+
+def _load_keras_set(name, seed, cache_dir=KERAS_CACHE, val_size=5000):
+    arrays = _mnist_arrays if name == "mnist" else _fashion_arrays
+    x_train, y_train, x_test, y_test = arrays(cache_dir)
+    x_train = x_train.astype(np.float32)[..., None] / 255.0
+    x_test = x_test.astype(np.float32)[..., None] / 255.0
+    y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+    if not 0 < val_size < len(y_train):
+        raise ValueError(f"val_size must be between 1 and {len(y_train) - 1}, got {val_size}")
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_train, y_train, test_size=val_size, stratify=y_train, random_state=seed)
+    names = DIGIT_NAMES if name == "mnist" else FASHION_NAMES
+    return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, class_names=names, name=name)
+
+
+DATASETS = {
+    "digits": _load_digits,
+    "mnist": lambda seed, **kw: _load_keras_set("mnist", seed, **kw),
+    "fashion_mnist": lambda seed, **kw: _load_keras_set("fashion_mnist", seed, **kw),
+}
+
+
+def load_dataset(name, *, seed=0, **kw):
+    """Load a dataset by name and split it (stratified) into train, validation and test sets.
+
+    Args:
+        name: one of ``DATASETS`` (``"digits"`` works offline; ``"mnist"`` and
+            ``"fashion_mnist"`` need a network the first time).
+        seed: the seed of the split.
+        **kw: options of the loader, e.g. ``val_fraction`` / ``test_fraction`` for
+            ``"digits"``, ``val_size`` / ``cache_dir`` for the Keras sets.
+
+    Returns:
+        A :class:`Dataset`; images are float32 in [0, 1] with shape ``(n, 28, 28, 1)``.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(sorted(DATASETS))}.")
+    return DATASETS[name](seed, **kw)

@@ -1,0 +1,267 @@
+"""Weight (unstructured) pruning: from-scratch magnitude masks and thin wrappers over ``tfmot``.
+
+Two ways to prune the same thing:
+
+* **One-shot, by hand** — :func:`magnitude_mask` and :func:`prune_weights` zero the
+  fraction ``sparsity`` of smallest-magnitude weights of each kernel (Han et al.,
+  NeurIPS 2015) in a copy of a trained model. No retraining.
+* **Gradual, with tfmot** — :func:`prune_low_magnitude` wraps a model with
+  ``tfmot.sparsity.keras.prune_low_magnitude`` and a ``PolynomialDecay`` schedule
+  (Zhu & Gupta, 2017): sparsity rises as ``s_f + (s_i - s_f)(1 - t)^3`` while the
+  model keeps training, then :func:`strip` removes the wrappers for export.
+
+Only *kernels* (the weight matrices of ``Dense`` and the filters of ``Conv``
+layers) are pruned, as in ``tfmot``; biases and BatchNorm parameters are a tiny
+fraction of the parameters and are left dense.
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+import tensorflow_model_optimization as tfmot
+
+from . import _require_model, keras
+
+__all__ = [
+    "magnitude_mask", "prune_weights", "prunable_layers", "sparsity_report",
+    "global_sparsity", "prune_low_magnitude", "pruning_callbacks", "strip", "copy_model",
+    "gradual_prune",
+]
+
+PRUNABLE_TYPES = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
+
+
+def _check_sparsity(sparsity, name="sparsity"):
+    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1), got {sparsity!r}")
+    if not 0.0 <= float(sparsity) < 1.0:
+        raise ValueError(f"{name} must be in [0, 1) — the fraction of weights set to zero — "
+                         f"got {sparsity!r}. (1.0 would remove every weight.)")
+    return float(sparsity)
+
+
+def magnitude_mask(weights, sparsity):
+    """Boolean keep-mask that zeroes the ``sparsity`` fraction of smallest-magnitude weights.
+
+    Args:
+        weights: array of any shape, e.g. a Conv2D kernel ``(kh, kw, c_in, c_out)``.
+        sparsity: fraction in [0, 1) of entries to prune.
+
+    Returns:
+        Boolean array, same shape as ``weights``: ``True`` = keep. Exactly
+        ``round(sparsity * weights.size)`` entries are ``False``: those with the smallest
+        ``|w|``; ties are broken by position (earlier entries are pruned first), so the
+        result is deterministic.
+
+    Source: magnitude pruning, Han et al., *Learning both Weights and Connections*, NeurIPS 2015.
+    """
+    sparsity = _check_sparsity(sparsity)
+    w = np.asarray(weights)
+    if not np.issubdtype(w.dtype, np.number):
+        raise TypeError(f"weights must be a numeric array, got dtype {w.dtype}")
+    if w.size == 0:
+        raise ValueError("weights is empty; there is nothing to prune")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("weights contains NaN or infinity; check the model's training")
+    n_prune = int(round(sparsity * w.size))
+    order = np.argsort(np.abs(w).ravel(), kind="stable")  # smallest |w| first, ties by position
+    keep = np.ones(w.size, dtype=bool)
+    keep[order[:n_prune]] = False
+    return keep.reshape(w.shape)
+
+
+def prunable_layers(model):
+    """The layers whose kernels are pruned: ``Dense`` and ``Conv1D/2D`` (unwrapping tfmot wrappers)."""
+    _require_model(model)
+    found = []
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)  # tfmot's PruneLowMagnitude wraps .layer
+        if isinstance(inner, PRUNABLE_TYPES):
+            found.append(inner)
+    return found
+
+
+def copy_model(model):
+    """An independent copy of ``model``: same architecture and weights, no shared variables."""
+    _require_model(model)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def _per_layer_sparsity(layers, sparsity):
+    """Expand a float or ``{layer_name: sparsity}`` dict into one sparsity per layer."""
+    names = [layer.name for layer in layers]
+    if isinstance(sparsity, dict):
+        unknown = sorted(set(sparsity) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown layer name(s) {unknown}; prunable layers are {names}")
+        return {name: _check_sparsity(sparsity.get(name, 0.0), f"sparsity[{name!r}]")
+                for name in names}
+    value = _check_sparsity(sparsity)
+    return {name: value for name in names}
+
+
+def _global_masks(kernels, sparsity):
+    """One magnitude ranking over all kernels together; returns a mask per kernel."""
+    flat = np.concatenate([k.ravel() for k in kernels])
+    keep = magnitude_mask(flat, sparsity)
+    masks, start = [], 0
+    for k in kernels:
+        masks.append(keep[start:start + k.size].reshape(k.shape))
+        start += k.size
+    return masks
+
+
+def prune_weights(model, sparsity, *, scope="layer"):
+    """One-shot magnitude pruning of a trained model, without retraining.
+
+    Args:
+        model: a trained tf_keras model (never modified).
+        sparsity: fraction in [0, 1) of kernel weights to zero. With ``scope="layer"`` it may
+            also be a dict ``{layer_name: sparsity}``; layers not named stay dense.
+        scope: ``"layer"`` — every kernel loses the same fraction (its own smallest weights);
+            ``"global"`` — one threshold for all kernels together, so layers with many small
+            weights lose more.
+
+    Returns:
+        A new model with the same architecture whose kernels are sparse.
+    """
+    _require_model(model)
+    if scope not in ("layer", "global"):
+        raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
+    if scope == "global" and isinstance(sparsity, dict):
+        raise TypeError("With scope='global' the sparsity must be one number, not a dict")
+    pruned = copy_model(model)
+    layers = prunable_layers(pruned)
+    kernels = [layer.kernel.numpy() for layer in layers]
+    if scope == "global":
+        masks = _global_masks(kernels, _check_sparsity(sparsity))
+    else:
+        targets = _per_layer_sparsity(layers, sparsity)
+        masks = [magnitude_mask(k, targets[layer.name]) for layer, k in zip(layers, kernels)]
+    for layer, kernel, mask in zip(layers, kernels, masks):
+        layer.kernel.assign(kernel * mask)
+    return pruned
+
+
+def sparsity_report(model):
+    """Per-layer table of the pruned kernels.
+
+    Returns:
+        A ``pandas.DataFrame`` with one row per prunable layer and columns
+        ``layer``, ``shape``, ``weights`` (kernel size), ``zeros`` and ``sparsity``
+        (fraction of zeros), plus a final ``total`` row.
+    """
+    rows = []
+    for layer in prunable_layers(model):
+        kernel = layer.kernel.numpy()
+        zeros = int(np.count_nonzero(kernel == 0))
+        rows.append({"layer": layer.name, "shape": tuple(kernel.shape), "weights": kernel.size,
+                     "zeros": zeros, "sparsity": zeros / kernel.size})
+    if not rows:
+        raise ValueError(f"Model {model.name!r} has no Dense or Conv layers to report on")
+    table = pd.DataFrame(rows)
+    total = {"layer": "total", "shape": "", "weights": table.weights.sum(),
+             "zeros": table.zeros.sum()}
+    total["sparsity"] = total["zeros"] / total["weights"]
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def global_sparsity(model):
+    """Fraction of zeros over all prunable kernels of ``model`` (biases not counted)."""
+    report = sparsity_report(model)
+    return float(report.iloc[-1]["sparsity"])
+
+
+def prune_low_magnitude(model, *, final_sparsity, begin_step, end_step, initial_sparsity=0.0,
+                        frequency=100):
+    """Wrap ``model`` for gradual magnitude pruning with tfmot and a polynomial schedule.
+
+    A thin wrapper over ``tfmot.sparsity.keras.prune_low_magnitude`` with
+    ``tfmot.sparsity.keras.PolynomialDecay(initial_sparsity, final_sparsity, begin_step,
+    end_step, power=3, frequency)`` (Zhu & Gupta, *To prune, or not to prune*, 2017).
+
+    Unlike calling tfmot directly, the input model is **copied first**: tfmot wraps the
+    original layer objects, so training the wrapped model would silently change the
+    model you passed in.
+
+    Args:
+        model: a tf_keras model (Sequential or functional).
+        final_sparsity: target fraction of zeros in [0, 1) for every prunable kernel.
+        begin_step, end_step: optimiser steps at which pruning starts and reaches the target.
+        initial_sparsity: sparsity applied at ``begin_step``.
+        frequency: masks are recomputed every ``frequency`` steps.
+
+    Returns:
+        The wrapped model. Train it with ``callbacks=pruning_callbacks()`` (that is,
+        ``tfmot.sparsity.keras.UpdatePruningStep()``), then call :func:`strip`.
+    """
+    _require_model(model)
+    final_sparsity = _check_sparsity(final_sparsity, "final_sparsity")
+    initial_sparsity = _check_sparsity(initial_sparsity, "initial_sparsity")
+    if initial_sparsity > final_sparsity:
+        raise ValueError(f"initial_sparsity ({initial_sparsity}) must not exceed "
+                         f"final_sparsity ({final_sparsity})")
+    for name, value in (("begin_step", begin_step), ("end_step", end_step),
+                        ("frequency", frequency)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    if end_step <= begin_step:
+        raise ValueError(f"end_step ({end_step}) must be greater than begin_step ({begin_step})")
+    if frequency < 1:
+        raise ValueError(f"frequency must be at least 1, got {frequency}")
+    schedule = tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=initial_sparsity, final_sparsity=final_sparsity,
+        begin_step=int(begin_step), end_step=int(end_step), power=3, frequency=int(frequency))
+    return tfmot.sparsity.keras.prune_low_magnitude(copy_model(model), pruning_schedule=schedule)
+
+
+def pruning_callbacks():
+    """The callbacks a tfmot-wrapped model needs during ``fit``: ``[UpdatePruningStep()]``."""
+    return [tfmot.sparsity.keras.UpdatePruningStep()]
+
+
+def strip(model):
+    """Remove tfmot's pruning wrappers (``tfmot.sparsity.keras.strip_pruning``) for export.
+
+    The returned model has the original architecture and the sparse weights; its size on
+    disk shrinks only after compression (see :func:`utils.metrics.gzipped_size`).
+    """
+    _require_model(model)
+    return tfmot.sparsity.keras.strip_pruning(model)
+
+
+def gradual_prune(model, data, *, final_sparsity, epochs, batch_size=32, prune_fraction=0.5,
+                  learning_rate=1e-3, frequency=None, augment_shift=0, verbose=0):
+    """Gradual magnitude pruning with fine-tuning, start to finish; returns the stripped model.
+
+    The recipe (Zhu & Gupta, 2017): wrap a copy of ``model`` with :func:`prune_low_magnitude`,
+    let the sparsity rise from 0 to ``final_sparsity`` along the cubic schedule during the
+    first ``prune_fraction`` of the ``epochs``, keep fine-tuning at the final sparsity for
+    the rest, then :func:`strip` the wrappers.
+
+    Args:
+        model: a trained tf_keras model (never modified).
+        data: a :class:`utils.data.Dataset`.
+        final_sparsity: target fraction of zeros in every prunable kernel, in [0, 1).
+        epochs: total training epochs (pruning + recovery).
+        prune_fraction: share of the training during which the sparsity ramps up, in (0, 1].
+        frequency: steps between mask updates; default once per epoch.
+        batch_size, learning_rate, augment_shift, verbose: as in :func:`utils.training.train`.
+
+    Returns:
+        The stripped, sparse model (a new object).
+    """
+    from .training import steps_per_epoch, train
+
+    if not 0.0 < prune_fraction <= 1.0:
+        raise ValueError(f"prune_fraction must be in (0, 1], got {prune_fraction!r}")
+    steps = steps_per_epoch(data, batch_size)
+    end_step = max(1, int(steps * epochs * prune_fraction))
+    wrapped = prune_low_magnitude(model, final_sparsity=final_sparsity, begin_step=0,
+                                  end_step=end_step, frequency=frequency or steps)
+    train(wrapped, data, epochs=epochs, batch_size=batch_size, callbacks=pruning_callbacks(),
+          learning_rate=learning_rate, augment_shift=augment_shift, verbose=verbose)
+    return strip(wrapped)

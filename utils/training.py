@@ -1,0 +1,84 @@
+"""Training with the course's compile defaults.
+
+The source document compiled its model with ``categorical_crossentropy`` while
+its labels were integers; Keras then either fails or silently trains on the wrong
+targets. Our labels are integer class indices, so the right loss is
+**sparse** categorical cross-entropy.
+"""
+
+from . import _require_model, keras, tf
+
+__all__ = ["compile_model", "train", "LOSS", "steps_per_epoch", "random_shift"]
+
+LOSS = "sparse_categorical_crossentropy"  # integer labels, softmax outputs
+
+
+def compile_model(model, *, learning_rate=1e-3):
+    """Compile ``model`` with Adam(``learning_rate``), sparse categorical cross-entropy and accuracy."""
+    _require_model(model)
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=LOSS, metrics=["accuracy"])
+    return model
+
+
+def steps_per_epoch(data, batch_size):
+    """Number of optimiser steps in one epoch over ``data.x_train`` (the last batch may be partial)."""
+    return -(-len(data.x_train) // batch_size)
+
+
+def random_shift(image, max_shift):
+    """Shift one image ``(h, w, c)`` by a random whole number of pixels in [-max_shift, max_shift].
+
+    The image is zero-padded by ``max_shift`` on every side and a random ``(h, w)`` window
+    is cropped back out, so the content moves but nothing is stretched.
+    """
+    height, width, channels = image.shape
+    padded = tf.pad(image, [[max_shift, max_shift], [max_shift, max_shift], [0, 0]])
+    return tf.image.random_crop(padded, (height, width, channels))
+
+
+def _training_batches(data, batch_size, augment_shift):
+    """A shuffled ``tf.data`` pipeline over the training set, optionally with random shifts."""
+    batches = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+    batches = batches.shuffle(len(data.x_train), reshuffle_each_iteration=True)
+    if augment_shift:
+        batches = batches.map(lambda x, y: (random_shift(x, augment_shift), y))
+    return batches.batch(batch_size).prefetch(1)
+
+
+def train(model, data, *, epochs, batch_size=64, callbacks=(), verbose=0, learning_rate=1e-3,
+          augment_shift=0):
+    """Compile ``model`` with the course defaults and fit it on ``data.x_train``.
+
+    Args:
+        model: a tf_keras model with softmax outputs.
+        data: a :class:`utils.data.Dataset`; ``x_val`` / ``y_val`` are used for validation.
+        epochs: number of passes over the training set (a positive int).
+        batch_size: examples per step.
+        callbacks: extra Keras callbacks, e.g. ``tfmot.sparsity.keras.UpdatePruningStep()``.
+        verbose: Keras verbosity (0 keeps notebook outputs short).
+        learning_rate: Adam's learning rate.
+        augment_shift: if > 0, each training image is shifted by up to this many pixels in
+            each direction every epoch (data augmentation; images only, ``(h, w, c)``).
+
+    Returns:
+        The Keras ``History``. The model is trained in place.
+
+    Note: every call re-compiles, so the optimiser starts fresh (what fine-tuning after
+    pruning wants).
+    """
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not isinstance(augment_shift, int) or augment_shift < 0:
+        raise ValueError(f"augment_shift must be a non-negative int (pixels), got {augment_shift!r}")
+    if augment_shift and data.x_train.ndim != 4:
+        raise ValueError("augment_shift needs image data of shape (n, height, width, channels), "
+                         f"got x_train of shape {data.x_train.shape}")
+    compile_model(model, learning_rate=learning_rate)
+    return model.fit(_training_batches(data, batch_size, augment_shift), epochs=epochs,
+                     validation_data=(data.x_val, data.y_val), callbacks=list(callbacks),
+                     verbose=verbose)
