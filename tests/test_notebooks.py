@@ -63,7 +63,8 @@ def test_solution_has_no_unexpected_errors_or_missed_targets(path):
         tags = cell.metadata.get("tags", [])
         for output in cell.outputs:
             if output.output_type == "error":
-                assert "raises-exception" in tags, f"stored {output.ename} in a cell not tagged raises-exception"
+                assert "raises-exception" in tags, (
+                    f"stored {output.ename} in a cell not tagged raises-exception")
             if output.output_type == "stream":
                 assert "✘" not in output.text, f"a stored check failed:\n{output.text}"
                 assert output.name != "stderr" or "raises-exception" in tags, (
@@ -112,7 +113,8 @@ def test_labs_are_blank_exercises(path):
 
 
 def test_stub_keeps_indentation_and_tags_top_level_blocks():
-    source = 'def f():\n    """Exercise 2.3 — do it."""\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n'
+    source = ('def f():\n    """Exercise 2.3 — do it."""\n'
+              "    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n")
     stubbed, top = make_labs.stub_solutions(source)
     assert '    raise NotImplementedError("Exercise 2.3: replace this line with your code")' in stubbed
     assert "return 1" not in stubbed and not top
@@ -130,5 +132,6 @@ def test_unbalanced_solution_markers_are_errors():
 def test_badges_point_to_the_configured_repository():
     url = make_labs.repository_url(ROOT)
     lab = make_labs.badges(url, "lab01_x.ipynb", "lab")
-    assert "colab.research.google.com/github/" + url.split("github.com/")[1] + "/blob/main/labs/lab01_x.ipynb" in lab
+    repo = url.split("github.com/")[1]
+    assert f"colab.research.google.com/github/{repo}/blob/main/labs/lab01_x.ipynb" in lab
     assert "/solutions/lab01_x.ipynb" in lab

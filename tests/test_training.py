@@ -30,8 +30,10 @@ def test_random_shift_moves_but_keeps_the_digit(digits):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"epochs": 0}, "epochs"), ({"epochs": 1.5}, "epochs"), ({"epochs": 1, "batch_size": 0}, "batch_size"),
-    ({"epochs": 1, "augment_shift": -1}, "augment_shift"), ({"epochs": 1, "learning_rate": 0}, "learning_rate"),
+    ({"epochs": 0}, "epochs"), ({"epochs": 1.5}, "epochs"),
+    ({"epochs": 1, "batch_size": 0}, "batch_size"),
+    ({"epochs": 1, "augment_shift": -1}, "augment_shift"),
+    ({"epochs": 1, "learning_rate": 0}, "learning_rate"),
 ])
 def test_bad_arguments_are_rejected(digits, kwargs, match):
     with pytest.raises(ValueError, match=match):

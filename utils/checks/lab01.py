@@ -1,73 +1,14 @@
-"""Self-checks for the labs' exercises: ``from utils import checks as check``.
-
-Each ``exercise_N_M`` takes the student's function, runs it on small cases with known
-answers and prints one line per finding: ``✔`` when right, ``✘`` with what is wrong and
-how to fix it (nothing is returned, so the notebook shows only these lines).
-A stub that still raises ``NotImplementedError`` gets a gentle reminder
-instead of a traceback, so an unfinished exercise never stops the rest of the lab.
-"""
-
-import functools
+"""Self-checks for Lab 01 (weight pruning)."""
 
 import numpy as np
 
-from . import keras
+from .. import keras
+from ._core import self_check
 
 __all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3"]
 
 
-class _Report:
-    """Collects the findings of one self-check and prints them."""
-
-    def __init__(self, title):
-        self.title = title
-        self.failures = 0
-
-    def ok(self, message):
-        print(f"✔ {message}")
-
-    def fail(self, message):
-        self.failures += 1
-        print(f"✘ {message}")
-
-    def check(self, condition, good, bad):
-        (self.ok if condition else self.fail)(good if condition else bad)
-        return condition
-
-    def summary(self):
-        if self.failures:
-            print(f"→ {self.title}: {self.failures} problem(s) above; fix them and run this cell again.")
-        else:
-            print(f"→ {self.title}: all checks passed. Well done!")
-        return self.failures == 0
-
-
-def _self_check(title):
-    """Decorator: turn ``NotImplementedError`` and crashes into friendly messages."""
-
-    def decorate(check):
-        @functools.wraps(check)
-        def run(student_fn, *args, **kwargs):
-            report = _Report(title)
-            try:
-                check(report, student_fn, *args, **kwargs)
-            except NotImplementedError:
-                print(f"⏳ {title}: not done yet — replace the `raise NotImplementedError(...)` line "
-                      "with your code, run that cell, then this one. The lab continues with the "
-                      "reference implementation from `utils`.")
-                return None
-            except Exception as error:  # the student's code crashed: say where, not a traceback
-                report.fail(f"your function raised {type(error).__name__}: {error}")
-            report.summary()
-
-        return run
-
-    return decorate
-
-
-# ----------------------------------------------------------------------------- Lab 01
-
-@_self_check("Exercise 1.1 (magnitude_mask)")
+@self_check("Exercise 1.1 (magnitude_mask)")
 def exercise_1_1(report, magnitude_mask):
     """Check a student's ``magnitude_mask(weights, sparsity) -> bool keep-mask``."""
     w = np.array([0.5, -0.1, 0.3, -0.7, 0.05, 0.9, -0.2, 0.0, 0.6, -0.4])
@@ -109,7 +50,7 @@ def _kernel_layers(model):
     return [layer for layer in model.layers if hasattr(layer, "kernel")]
 
 
-@_self_check("Exercise 1.2 (one-shot layer-wise pruning)")
+@self_check("Exercise 1.2 (one-shot layer-wise pruning)")
 def exercise_1_2(report, prune_layerwise, model):
     """Check ``prune_layerwise(model, sparsity) -> new model`` on a trained ``model``."""
     before = [w.copy() for w in model.get_weights()]
@@ -133,7 +74,7 @@ def exercise_1_2(report, prune_layerwise, model):
     report.check(biases_kept, "biases are left dense", "biases changed: prune only the kernels")
 
 
-@_self_check("Exercise 1.3 (the real tfmot API)")
+@self_check("Exercise 1.3 (the real tfmot API)")
 def exercise_1_3(report, make_prunable, model):
     """Check ``make_prunable(model, final_sparsity, end_step)`` returns a tfmot-wrapped model."""
     import tensorflow_model_optimization as tfmot

@@ -1,0 +1,14 @@
+"""Self-checks for the labs' exercises: ``from utils import checks as check``.
+
+Each ``check.exercise_N_M(student_function, ...)`` runs the student's function on small
+cases with known answers and prints one line per finding: ``✔`` when right, ``✘`` with
+what is wrong and how to fix it. A stub that still raises ``NotImplementedError`` gets a
+gentle reminder instead of a traceback, so an unfinished exercise never stops the rest
+of the lab. Nothing is returned, so a notebook shows only these lines.
+
+One module per lab (``lab01.py``, ``lab02.py``, …); the shared machinery is in ``_core.py``.
+"""
+
+from .lab01 import exercise_1_1, exercise_1_2, exercise_1_3
+
+__all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3"]
