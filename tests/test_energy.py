@@ -157,3 +157,19 @@ def test_model_without_prunable_layers_is_rejected():
     model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.ReLU()])
     with pytest.raises(ValueError, match="no Dense or Conv"):
         energy.layer_costs(model)
+
+
+def test_lenet_300_100_worked_example_of_the_book():
+    """The numbers of the energy exercise in book/03_applications_challenges.md."""
+    from utils.models import lenet_300_100
+
+    model = lenet_300_100()
+    dense = energy.estimate_inference_energy(model, kernel="dense", memory="dram")
+    assert dense.weight_words == 266_610
+    assert dense.macs == 266_200
+    assert dense.total_uj == pytest.approx(171.85, abs=0.01)
+    sparse = energy.estimate_inference_energy(prune_weights(model, 0.92), kernel="sparse",
+                                              index_bits=5, memory="dram")
+    assert sparse.macs == 21_296
+    assert sparse.weight_words == pytest.approx(21_296 * 37 / 32 + 410)
+    assert sparse.total_uj == pytest.approx(16.12, abs=0.01)

@@ -9,6 +9,8 @@ Every default runs offline:
   by Keras the first time and cached in ``~/.keras/datasets``; without a network (and
   without a cached copy) :func:`load_dataset` raises :class:`DatasetUnavailableError`
   that names the embedded alternative.
+* ``"sequences"`` — a generated sequence task for RNNs and Transformers
+  (:func:`make_sequences`): find the marked symbols among distractors.
 
 All loaders return a :class:`Dataset` with a stratified train / validation / test split.
 """
@@ -22,7 +24,8 @@ from scipy import ndimage
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Dataset", "DatasetUnavailableError", "load_dataset", "DATASETS", "DIGIT_NAMES"]
+__all__ = ["Dataset", "DatasetUnavailableError", "load_dataset", "DATASETS", "DIGIT_NAMES",
+           "make_sequences"]
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -170,10 +173,60 @@ def _load_keras_set(name, seed, cache_dir=KERAS_CACHE, val_size=5000):
     return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, class_names=names, name=name)
 
 
+def make_sequences(n=4000, *, length=24, vocab=10, num_classes=4, markers=1, seed=0):
+    """Generate the ``"sequences"`` task: remember the marked symbols of a sequence.
+
+    The generative story of one example:
+
+    1. draw ``length`` symbols uniformly from ``0 … vocab - 1``;
+    2. choose ``markers`` distinct positions uniformly at random and write a *value* symbol
+       (uniform in ``0 … num_classes - 1``) at each; these positions are *marked*;
+    3. the label is the sum of the marked values modulo ``num_classes`` — with one marker,
+       simply the marked symbol.
+
+    Each step is encoded as ``vocab + 1`` numbers: the one-hot symbol and a 0/1 marker flag.
+    Counting symbols does not solve the task (value symbols also appear unmarked, as
+    distractors); a model must find the marked steps and carry their symbols to the end:
+    memory for an LSTM, attention for a Transformer. With ``markers=2`` the two symbols must
+    also be combined, which a small Transformer learns in seconds and an LSTM does not.
+
+    Args:
+        n: number of sequences (split stratified 70 / 10 / 20 % into train / val / test).
+        length: steps per sequence (at least ``markers``).
+        vocab: number of distinct symbols (at least ``num_classes``).
+        num_classes: number of value symbols, i.e. classes (at least 2).
+        markers: marked steps per sequence (at least 1).
+        seed: seed of the generator and of the split; the same seed gives the same data.
+
+    Returns:
+        A :class:`Dataset` with float32 inputs of shape ``(n, length, vocab + 1)`` and int64
+        labels in ``0 … num_classes - 1``.
+    """
+    for name, value, low in (("num_classes", num_classes, 2), ("markers", markers, 1),
+                             ("length", length, markers), ("vocab", vocab, num_classes),
+                             ("n", n, 10 * num_classes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    rng = np.random.default_rng(seed)
+    rows = np.arange(n)[:, None]
+    tokens = rng.integers(0, vocab, size=(n, length))
+    marked = np.argsort(rng.random((n, length)), axis=1)[:, :markers]  # distinct positions
+    values = rng.integers(0, num_classes, size=(n, markers))
+    tokens[rows, marked] = values
+    x = np.zeros((n, length, vocab + 1), np.float32)
+    x[..., :vocab] = np.eye(vocab, dtype=np.float32)[tokens]
+    x[rows, marked, vocab] = 1.0
+    labels = values.sum(axis=1) % num_classes
+    parts = _split(x, labels.astype(np.int64), val_fraction=0.1, test_fraction=0.2, seed=seed)
+    names = tuple(f"value {c}" for c in range(num_classes))
+    return Dataset(*parts, class_names=names, name="sequences")
+
+
 DATASETS = {
     "digits": _load_digits,
     "mnist": lambda seed, **kw: _load_keras_set("mnist", seed, **kw),
     "fashion_mnist": lambda seed, **kw: _load_keras_set("fashion_mnist", seed, **kw),
+    "sequences": lambda seed, **kw: make_sequences(seed=seed, **kw),
 }
 
 

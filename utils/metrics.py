@@ -17,7 +17,9 @@ import numpy as np
 from . import _require_model, tf
 
 __all__ = ["Latency", "accuracy", "count_params", "gzipped_size", "compare_latency", "measure_latency",
-           "per_class_accuracy", "predict_classes", "predict_proba"]
+           "per_class_accuracy", "predict_classes", "predict_proba",
+           "calibration_bins", "expected_calibration_error", "modal_labels",
+           "pruning_identified_exemplars"]
 
 
 def _check_xy(x, y):
@@ -201,3 +203,137 @@ def _block(result):
     if hasattr(result, "numpy"):
         result.numpy()
     return result
+
+
+# ------------------------------------------------------------------ calibration
+
+def _check_probabilities(probs, y):
+    probs, y = np.asarray(probs, dtype=float), np.asarray(y)
+    if probs.ndim != 2 or probs.shape[1] < 2:
+        raise ValueError("probabilities must have shape (n, num_classes) with num_classes >= 2, "
+                         f"got shape {probs.shape}")
+    if y.ndim != 1 or len(y) != len(probs):
+        raise ValueError(f"y must be a 1-D array with one label per row of the probabilities "
+                         f"({len(probs)}), got shape {y.shape}")
+    if len(y) == 0:
+        raise ValueError("no examples: the probabilities and y are empty")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if np.any(probs < -1e-6) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError("each row of the probabilities must be non-negative and sum to 1 "
+                         "(pass softmax outputs, not logits)")
+    return probs, y
+
+
+def _check_bins(bins):
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive int, got {bins!r}")
+    return bins
+
+
+def calibration_bins(probs, y, bins=15):
+    """Confidence vs accuracy in equal-width confidence bins (the data of a reliability diagram).
+
+    The *confidence* of a prediction is its top probability ``max_k p_k``; the prediction is
+    the arg-max. Bin ``m`` (1-based) holds the predictions with confidence in
+    ``((m - 1)/bins, m/bins]``, as in Guo et al., *On Calibration of Modern Neural Networks*,
+    ICML 2017.
+
+    Args:
+        probs: predicted probabilities, shape ``(n, num_classes)``, rows summing to 1.
+        y: true labels, shape ``(n,)``.
+        bins: number of equal-width bins over (0, 1].
+
+    Returns:
+        ``pandas.DataFrame`` with one row per bin: ``lower``, ``upper`` (the bin's edges),
+        ``count`` (predictions in it), ``confidence`` (their mean confidence) and ``accuracy``
+        (the fraction of them that are right); the last two are ``nan`` for an empty bin.
+    """
+    import pandas as pd
+
+    probs, y = _check_probabilities(probs, y)
+    bins = _check_bins(bins)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y
+    # ceil(c * bins) - 1 puts c in ((m-1)/M, m/M]; c = 0 would give -1, so clip it into bin 0
+    index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    rows = []
+    for m in range(bins):
+        members = index == m
+        count = int(members.sum())
+        rows.append({"lower": m / bins, "upper": (m + 1) / bins, "count": count,
+                     "confidence": confidence[members].mean() if count else np.nan,
+                     "accuracy": correct[members].mean() if count else np.nan})
+    return pd.DataFrame(rows)
+
+
+def expected_calibration_error(model, x, y, bins=15):
+    """Expected calibration error (ECE): how far confidence is from accuracy, on average.
+
+    ``ECE = sum_m (|B_m| / n) * |accuracy(B_m) - confidence(B_m)|`` over ``bins`` equal-width
+    confidence bins ``B_m`` (Guo et al., *On Calibration of Modern Neural Networks*, ICML 2017;
+    see :func:`calibration_bins`). 0 means perfectly calibrated: among the predictions made
+    with 80 % confidence, 80 % are right. An over-confident model has ECE > 0.
+
+    Args:
+        model: a tf_keras model, or ``None`` when ``x`` already holds predicted probabilities
+            of shape ``(n, num_classes)`` (e.g. from :func:`predict_proba`).
+        x: inputs ``(n, ...)`` for the model, or the probabilities when ``model`` is ``None``.
+        y: true labels, shape ``(n,)``.
+        bins: number of equal-width confidence bins (Guo et al. use 15).
+
+    Returns:
+        ECE as a fraction in [0, 1] (multiply by 100 for percentage points).
+    """
+    probs = x if model is None else predict_proba(model, np.asarray(x))
+    table = calibration_bins(probs, y, bins)
+    used = table[table["count"] > 0]
+    gaps = np.abs(used["accuracy"] - used["confidence"])
+    return float(np.sum(used["count"] * gaps) / table["count"].sum())
+
+
+# ------------------------------------------------------- pruning identified exemplars
+
+def modal_labels(models, x):
+    """The majority vote of a population of models: the most frequent predicted label per input.
+
+    Args:
+        models: a non-empty list of tf_keras models (e.g. the same architecture trained
+            from different seeds).
+        x: inputs, shape ``(n, ...)``.
+
+    Returns:
+        int array of shape ``(n,)``. A tie is broken towards the smallest label, so the
+        result is deterministic.
+    """
+    if isinstance(models, dict):
+        models = list(models.values())
+    if not isinstance(models, (list, tuple)) or not models:
+        raise TypeError("models must be a non-empty list of tf_keras models")
+    votes = np.stack([predict_classes(model, x) for model in models])  # (k, n)
+    num_classes = int(votes.max()) + 1
+    counts = np.stack([np.sum(votes == c, axis=0) for c in range(num_classes)])  # (classes, n)
+    return np.argmax(counts, axis=0)  # argmax takes the first (smallest) label on ties
+
+
+def pruning_identified_exemplars(dense_models, pruned_models, x):
+    """Indices of the *pruning identified exemplars* (PIEs) of Hooker et al.
+
+    An input is a PIE when the modal (majority-vote) label of the population of pruned
+    models differs from the modal label of the population of dense models (Hooker,
+    Courville, Clark, Dauphin, Frome, *What Do Compressed Deep Neural Networks Forget?*,
+    arXiv:1911.05248). The true label plays no part in the definition. Hooker et al. find
+    that PIEs are over-represented among atypical, ambiguous or mislabelled images, and that
+    both kinds of model are much less accurate on them.
+
+    Args:
+        dense_models: list of dense models (different seeds; at least one).
+        pruned_models: list of pruned models (e.g. each dense model pruned; at least one).
+        x: inputs, shape ``(n, ...)``.
+
+    Returns:
+        Sorted int array of indices into ``x`` (empty if the two votes agree everywhere).
+    """
+    dense_vote = modal_labels(dense_models, x)
+    pruned_vote = modal_labels(pruned_models, x)
+    return np.flatnonzero(dense_vote != pruned_vote)

@@ -7,7 +7,8 @@ Compile and train with :func:`utils.training.train`.
 
 from . import keras
 
-__all__ = ["seed_cnn", "lenet_300_100", "lenet5", "mlp", "small_cnn"]
+__all__ = ["seed_cnn", "lenet_300_100", "lenet5", "mlp", "small_cnn", "tiny_transformer", "lstm_classifier",
+           "PositionEmbedding"]
 
 layers = keras.layers
 
@@ -104,3 +105,83 @@ def small_cnn(widths=(16, 32), input_shape=(28, 28, 1), num_classes=10, batch_no
         model.add(layers.Dense(dense, activation="relu", name="dense1"))
     model.add(layers.Dense(num_classes, activation="softmax", name="output"))
     return model
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_sequence_shape(input_shape):
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 2 or not all(isinstance(d, int) and d > 0 for d in input_shape):
+        raise ValueError("input_shape must be (sequence length, features per step), e.g. (24, 11), "
+                         f"got {input_shape!r}")
+    return input_shape
+
+
+@keras.utils.register_keras_serializable(package="utils")
+class PositionEmbedding(layers.Layer):
+    """Adds a learned vector to each position of a sequence: ``(n, length, d) → (n, length, d)``.
+
+    Attention by itself ignores order (it treats the sequence as a set); adding one
+    trainable vector per position lets the model tell positions apart (Vaswani et al. 2017
+    used fixed sinusoids; BERT-style models learn them, as here).
+    """
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(
+            name="positions", shape=tuple(input_shape[1:]),
+            initializer=keras.initializers.RandomNormal(stddev=0.1))
+        super().build(input_shape)
+
+    def call(self, x):
+        return x + self.positions
+
+
+def tiny_transformer(input_shape=(24, 11), num_classes=4, *, d_model=32, num_heads=4, key_dim=8,
+                     ff_units=64):
+    """A one-block Transformer encoder classifier, small enough to train on a CPU in seconds.
+
+    Dense ``embed`` (each step's features → ``d_model``) → :class:`PositionEmbedding` →
+    ``MultiHeadAttention`` (``attention``: ``num_heads`` heads of size ``key_dim``, self-attention)
+    → residual + LayerNorm → feed-forward (``ff1`` ReLU, ``ff2``) → residual + LayerNorm →
+    average over positions → Dense softmax (``output``). Post-norm, as in Vaswani et al. (2017).
+
+    Args:
+        input_shape: ``(length, features)``, e.g. one-hot symbols ``(24, 11)``.
+        num_heads, key_dim: heads of the attention layer and the size of each head's
+            query/key/value vectors (``utils.structured.prune_attention_heads`` removes heads).
+    """
+    input_shape = _check_sequence_shape(input_shape)
+    _check_positive(num_classes=num_classes, d_model=d_model, num_heads=num_heads, key_dim=key_dim,
+                    ff_units=ff_units)
+    inputs = keras.Input(shape=input_shape, name="sequence")
+    x = layers.Dense(d_model, name="embed")(inputs)
+    x = PositionEmbedding(name="position")(x)
+    attended = layers.MultiHeadAttention(num_heads, key_dim, name="attention")(x, x)
+    x = layers.LayerNormalization(name="norm1")(layers.Add(name="residual1")([x, attended]))
+    hidden = layers.Dense(ff_units, activation="relu", name="ff1")(x)
+    hidden = layers.Dense(d_model, name="ff2")(hidden)
+    x = layers.LayerNormalization(name="norm2")(layers.Add(name="residual2")([x, hidden]))
+    x = layers.GlobalAveragePooling1D(name="pool")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="tiny_transformer")
+
+
+def lstm_classifier(input_shape=(24, 11), num_classes=4, *, units=32):
+    """LSTM → Dense softmax: reads a sequence step by step and classifies its final state.
+
+    Args:
+        input_shape: ``(length, features)``.
+        units: size of the LSTM's hidden and cell state. The LSTM is unrolled (fast on a CPU
+            for the short sequences of the course).
+    """
+    input_shape = _check_sequence_shape(input_shape)
+    _check_positive(num_classes=num_classes, units=units)
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.LSTM(units, unroll=True, name="lstm"),
+        layers.Dense(num_classes, activation="softmax", name="output"),
+    ], name="lstm_classifier")

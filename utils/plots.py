@@ -10,7 +10,7 @@ import numpy as np
 from .pruning import prunable_layers, sparsity_report
 
 __all__ = ["weight_histogram", "sparsity_per_layer", "tradeoff_curve", "schedule_curve",
-           "mask_image"]
+           "mask_image", "sensitivity_curves", "reliability_diagram", "image_grid"]
 
 
 def _axes(ax, figsize=(6, 3.5)):
@@ -54,8 +54,8 @@ def sparsity_per_layer(models, *, ax=None, title="Sparsity of each pruned kernel
         positions = np.arange(len(report)) + i * width
         ax.bar(positions, 100 * report.sparsity, width=width, label=label)
     ax.set_xticks(np.arange(len(report)) + 0.4 - width / 2, report.layer)
-    ax.set(title=title, xlabel="layer", ylabel="zeros in kernel (%)", ylim=(0, 100))
-    ax.legend()
+    ax.set(title=title, xlabel="layer", ylabel="zeros in kernel (%)", ylim=(0, 119))
+    ax.legend(loc="upper center", ncol=len(models), frameon=False)
     return ax
 
 
@@ -106,3 +106,87 @@ def mask_image(mask, *, ax=None, title="Kept (white) and pruned (black) weights"
     ax.imshow(mask, cmap="gray", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return ax
+
+
+def sensitivity_curves(scan, *, ax=None, title="Sensitivity scan: only one layer pruned at a time"):
+    """Accuracy vs sparsity, one line per layer, from :func:`utils.pruning.sensitivity_scan`.
+
+    The dense model's accuracy (``scan.attrs["dense_accuracy"]``) is the dashed line. A
+    layer whose line falls early is sensitive; prune it less.
+    """
+    ax = _axes(ax, figsize=(7, 4))
+    for name, rows in scan.groupby("layer", sort=False):
+        rows = rows.sort_values("sparsity")
+        ax.plot(100 * rows.sparsity, 100 * rows.accuracy, marker="o",
+                label=f"{name} ({int(rows.weights.iloc[0]):,} weights)")
+    if "dense_accuracy" in scan.attrs:
+        ax.axhline(100 * scan.attrs["dense_accuracy"], linestyle="--", color="gray", label="dense")
+    ax.set(title=title, xlabel="sparsity of that layer (%)", ylabel="accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def reliability_diagram(probabilities, y, *, bins=15, ax=None, min_count=1,
+                        title="Reliability diagram"):
+    """Accuracy against confidence in equal-width bins, for one or more models.
+
+    A perfectly calibrated model lies on the diagonal; points *below* it are over-confident
+    (the model is right less often than it claims). Guo et al., ICML 2017.
+
+    Args:
+        probabilities: dict ``{label: probs}`` with ``probs`` of shape ``(n, num_classes)``.
+        y: true labels ``(n,)``.
+        bins: number of confidence bins.
+        min_count: bins with fewer predictions are not drawn (their accuracy is too noisy).
+
+    The legend gives each model's ECE (see :func:`utils.metrics.expected_calibration_error`).
+    """
+    from .metrics import calibration_bins, expected_calibration_error
+
+    ax = _axes(ax, figsize=(5, 4.5))
+    ax.plot([0, 100], [0, 100], linestyle="--", color="gray", label="perfect calibration")
+    for label, probs in probabilities.items():
+        table = calibration_bins(probs, y, bins)
+        table = table[table["count"] >= min_count]
+        ece = expected_calibration_error(None, probs, y, bins)
+        ax.plot(100 * table.confidence, 100 * table.accuracy, marker="o",
+                label=f"{label} (ECE {100 * ece:.1f} pt)")
+    ax.set(title=title, xlabel="confidence: top predicted probability (%)",
+           ylabel="accuracy in the bin (%)", xlim=(0, 101), ylim=(0, 101))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", size=1.3):
+    """Show images in a grid with a small title over each one.
+
+    Args:
+        images: array ``(n, height, width)`` or ``(n, height, width, 1)``.
+        titles: optional list of ``n`` strings (e.g. ``"true 3 · dense 3 · pruned 5"``).
+        ncols: images per row.
+        title: the figure's title.
+
+    Returns:
+        The array of Axes (one per cell of the grid; unused cells are blank).
+    """
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or len(images) == 0:
+        raise ValueError(f"images must have shape (n, height, width[, 1]) with n >= 1, got {images.shape}")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"got {len(titles)} titles for {len(images)} images")
+    ncols = max(1, min(ncols, len(images)))
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.35) * nrows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap=cmap)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return axes

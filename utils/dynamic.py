@@ -1,0 +1,455 @@
+"""Dynamic pruning: masks that change during training, or per input at run time.
+
+The field's definitions (the source document muddles them):
+
+* **Static** pruning fixes the pruned structure once — before training (a random sparse
+  mask, a lottery ticket) or after it (one-shot, gradual or iterative magnitude pruning
+  followed by fine-tuning). The mask never changes afterwards.
+* **Dynamic** pruning lets the structure change
+
+  - *during training*: dynamic sparse training keeps the number of weights fixed but
+    moves them — it drops weak connections and grows new ones elsewhere. SET
+    (Mocanu et al., *Nature Communications* 2018) regrows at random positions; RigL
+    (Evci et al., ICML 2020) regrows where the dense gradient is largest;
+    :class:`DynamicSparseTraining` implements both as a Keras callback;
+  - *per input, at inference*: run-time channel gating keeps, for each input, only the
+    channels that matter for *that* input, as in Feature Boosting and Suppression
+    (Gao et al., ICLR 2019) or Runtime Neural Pruning (Lin et al., NeurIPS 2017);
+    :class:`TopKChannelGate` and :func:`gate_channels` implement a simple version.
+
+Masks are plain NumPy boolean arrays, one per kernel, in a dict keyed by layer name:
+``{"dense1": array of shape (784, 300), ...}``; ``True`` = the weight is active (kept).
+Only the kernels of ``Dense`` / ``Conv`` layers are masked, as in :mod:`utils.pruning`.
+"""
+
+import math
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from . import _require_model, keras, tf
+from .pruning import copy_model, prunable_layers
+
+__all__ = [
+    "random_masks", "masks_from_weights", "apply_masks", "mask_sparsity",
+    "cosine_drop_fraction", "drop_and_grow", "FixedMask", "DynamicSparseTraining",
+    "TopKChannelGate", "gate_channels", "channel_usage", "gating_sweep",
+]
+
+
+# ----------------------------------------------------------------------------- masks
+
+def _check_fraction(value, name, *, low_open=False, high_closed=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    low_ok = value > 0 if low_open else value >= 0
+    high_ok = value <= 1 if high_closed else value < 1
+    if not (low_ok and high_ok):
+        interval = ("(" if low_open else "[") + "0, 1" + ("]" if high_closed else ")")
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def _per_layer(model, sparsity):
+    """A float or ``{layer_name: sparsity}`` dict → ``{layer_name: sparsity}`` for every prunable layer."""
+    names = [layer.name for layer in prunable_layers(model)]
+    if not names:
+        raise ValueError(f"model {model.name!r} has no Dense or Conv layers to mask")
+    if isinstance(sparsity, dict):
+        unknown = sorted(set(sparsity) - set(names))
+        if unknown:
+            raise ValueError(f"unknown layer name(s) {unknown}; prunable layers are {names}")
+        return {name: _check_fraction(sparsity.get(name, 0.0), f"sparsity[{name!r}]") for name in names}
+    value = _check_fraction(sparsity, "sparsity")
+    return {name: value for name in names}
+
+
+def random_masks(model, sparsity, *, seed=0):
+    """Random keep-masks with an exact sparsity: the starting point of sparse training.
+
+    Args:
+        model: a tf_keras model.
+        sparsity: fraction in [0, 1) of each kernel's weights to switch off, or a dict
+            ``{layer_name: sparsity}`` (layers not named stay dense).
+        seed: seed of the NumPy random generator (same seed → same masks).
+
+    Returns:
+        dict ``{layer_name: bool array of the kernel's shape}``; in each kernel exactly
+        ``round(sparsity * size)`` entries are ``False``, at uniformly random positions.
+        (This is the "uniform" sparsity distribution; SET and RigL also describe
+        Erdős–Rényi variants that give small layers more weights.)
+    """
+    _require_model(model)
+    targets = _per_layer(model, sparsity)
+    rng = np.random.default_rng(seed)
+    masks = {}
+    for layer in prunable_layers(model):
+        size = int(np.prod(layer.kernel.shape))
+        keep = np.ones(size, dtype=bool)
+        keep[rng.choice(size, int(round(targets[layer.name] * size)), replace=False)] = False
+        masks[layer.name] = keep.reshape(layer.kernel.shape)
+    return masks
+
+
+def masks_from_weights(model):
+    """The masks a pruned model already has: ``True`` where a kernel weight is non-zero.
+
+    Returns:
+        dict ``{layer_name: bool array}`` for every ``Dense`` / ``Conv`` layer of ``model``.
+    """
+    _require_model(model)
+    return {layer.name: layer.kernel.numpy() != 0 for layer in prunable_layers(model)}
+
+
+def _check_masks(model, masks):
+    if not isinstance(masks, dict) or not masks:
+        raise TypeError("masks must be a non-empty dict {layer_name: boolean array}")
+    layers = {layer.name: layer for layer in prunable_layers(model)}
+    for name, mask in masks.items():
+        if name not in layers:
+            raise ValueError(f"masks has layer {name!r}, but the model's prunable layers are {list(layers)}")
+        shape = tuple(layers[name].kernel.shape)
+        if np.shape(mask) != shape:
+            raise ValueError(f"mask for {name!r} has shape {np.shape(mask)}, its kernel has shape {shape}")
+    return layers
+
+
+def apply_masks(model, masks):
+    """Zero the masked-out kernel weights of ``model`` in place (``kernel *= mask``)."""
+    _require_model(model)
+    layers = _check_masks(model, masks)
+    for name, mask in masks.items():
+        kernel = layers[name].kernel
+        kernel.assign(kernel * tf.cast(mask, kernel.dtype))
+    return model
+
+
+def mask_sparsity(masks):
+    """Fraction of ``False`` (switched-off) entries over all masks together."""
+    total = sum(np.size(m) for m in masks.values())
+    return float(sum(np.size(m) - np.count_nonzero(m) for m in masks.values()) / total)
+
+
+# ------------------------------------------------------------- drop and grow (NumPy)
+
+def cosine_drop_fraction(step, *, initial, end_step):
+    """RigL's update schedule: the fraction of active weights replaced at ``step``.
+
+    ``f(t) = initial / 2 * (1 + cos(pi * t / end_step))`` for ``t <= end_step``, and 0
+    afterwards (Evci et al., ICML 2020, eq. 1): many connections move early in training,
+    few near the end, none after ``end_step`` so the final mask can settle.
+    """
+    initial = _check_fraction(initial, "initial drop fraction", low_open=True)
+    if not isinstance(end_step, numbers.Integral) or end_step < 1:
+        raise ValueError(f"end_step must be a positive int, got {end_step!r}")
+    if step > end_step:
+        return 0.0
+    return initial / 2 * (1 + math.cos(math.pi * step / end_step))
+
+
+def drop_and_grow(weights, mask, n, grow_scores):
+    """One dynamic-sparse-training update of one kernel: move ``n`` connections.
+
+    1. **Drop** the ``n`` *active* weights of smallest ``|weight|`` (magnitude pruning).
+    2. **Grow** ``n`` connections among the positions that were *inactive before this
+       update*, those with the largest ``grow_scores``: random numbers for SET,
+       ``|dense gradient|`` for RigL. A just-dropped weight is never regrown at once.
+
+    Args:
+        weights: the kernel, any shape.
+        mask: bool array of the same shape, ``True`` = active.
+        n: number of connections to move (a non-negative int, at most the number of
+            active and of inactive positions).
+        grow_scores: array of the same shape; larger = grow first.
+
+    Returns:
+        The new mask (a new array). It has exactly as many active entries as ``mask``.
+        Ties are broken by position, so the update is deterministic.
+    """
+    weights, mask, grow_scores = np.asarray(weights), np.asarray(mask), np.asarray(grow_scores)
+    if mask.dtype != bool:
+        raise TypeError(f"mask must be a boolean array, got dtype {mask.dtype}")
+    if weights.shape != mask.shape or grow_scores.shape != mask.shape:
+        raise ValueError(f"weights {weights.shape}, mask {mask.shape} and grow_scores "
+                         f"{grow_scores.shape} must have the same shape")
+    active, inactive = np.flatnonzero(mask), np.flatnonzero(~mask)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    if n > min(active.size, inactive.size):
+        raise ValueError(f"cannot move {n} connections: the kernel has {active.size} active and "
+                         f"{inactive.size} inactive positions")
+    new = mask.ravel().copy()
+    by_magnitude = active[np.argsort(np.abs(weights.ravel()[active]), kind="stable")]
+    new[by_magnitude[:n]] = False                                   # drop the weakest
+    by_score = inactive[np.argsort(-grow_scores.ravel()[inactive], kind="stable")]
+    new[by_score[:n]] = True                                        # grow the most promising
+    return new.reshape(mask.shape)
+
+
+# ------------------------------------------------------------------------- callbacks
+
+class FixedMask(keras.callbacks.Callback):
+    """Train with sparse kernels whose mask never changes (static sparsity).
+
+    Before training and after every optimiser step the masked-out weights are set back to
+    zero, so the optimiser can never revive them. Use it
+
+    * to fine-tune a pruned model without losing its zeros (``masks_from_weights(model)``);
+    * to train a random sparse network from scratch (``random_masks(model, 0.9)``) — the
+      baseline that dynamic sparse training must beat;
+    * to train a lottery ticket (Frankle & Carbin, ICLR 2019).
+
+    Args:
+        masks: dict ``{layer_name: bool array}`` (``True`` = keep), one per masked kernel.
+
+    Note: the optimiser still computes updates for the zeroed weights (they are discarded);
+    that costs time but keeps the model an ordinary dense Keras model. Real sparse training
+    would skip them.
+    """
+
+    def __init__(self, masks):
+        super().__init__()
+        if not isinstance(masks, dict) or not masks:
+            raise TypeError("masks must be a non-empty dict {layer_name: boolean array}")
+        for name, mask in masks.items():
+            if np.asarray(mask).dtype != bool:
+                raise TypeError(f"mask for {name!r} must be boolean (True = keep), "
+                                f"got dtype {np.asarray(mask).dtype}")
+        self.masks = {name: np.array(mask, dtype=bool) for name, mask in masks.items()}
+        self.step = 0
+
+    def _apply(self):
+        apply_masks(self.model, self.masks)
+
+    def on_train_begin(self, logs=None):
+        _check_masks(self.model, self.masks)
+        self._apply()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self._apply()
+
+    def sparsity(self):
+        """Fraction of masked-out weights over all masked kernels."""
+        return mask_sparsity(self.masks)
+
+
+class DynamicSparseTraining(FixedMask):
+    """Dynamic sparse training (SET / RigL) as a Keras callback: constant sparsity, moving mask.
+
+    Every ``update_every`` optimiser steps, until ``end_step``, each masked kernel
+
+    1. drops the fraction ``f(t)`` of its active weights with the smallest magnitude, and
+    2. grows the same number of connections at positions that were inactive:
+
+       * ``method="set"`` — at random positions (Mocanu et al., *Nature Communications* 2018:
+         Sparse Evolutionary Training);
+       * ``method="rigl"`` — where ``|∂loss/∂w|`` of the *dense* gradient is largest
+         (Evci et al., *Rigging the Lottery*, ICML 2020). The gradient is computed with
+         ``tf.GradientTape`` on a random batch of ``gradient_data`` — the masked-out weights
+         are zero, but their gradient is not, and it says where a new connection would
+         reduce the loss fastest.
+
+    Grown weights start at **zero** (RigL's choice; it leaves the network's function
+    unchanged at the moment of the update, and training then moves them). The SET paper
+    initialised new weights randomly instead. The fraction follows RigL's cosine schedule
+    :func:`cosine_drop_fraction`, starting at ``drop_fraction`` (SET used a constant
+    fraction; the cosine decay lets the mask settle by the end). Between updates the
+    mask is fixed and enforced after every step, exactly as in :class:`FixedMask`.
+
+    Args:
+        masks: the initial masks, e.g. ``random_masks(model, 0.9)``.
+        method: ``"set"`` or ``"rigl"``.
+        update_every: steps between mask updates (RigL's ΔT).
+        end_step: no updates after this step (RigL used 75 % of training).
+        drop_fraction: initial fraction of each kernel's active weights to move, in (0, 1)
+            (RigL and SET used 0.3). It must not exceed what the inactive positions can take:
+            ``drop_fraction * density <= sparsity`` in every kernel.
+        gradient_data: ``(x, y)`` arrays for RigL's gradient (integer labels, softmax model);
+            required for ``"rigl"``, unused by ``"set"``.
+        gradient_batch_size: examples per gradient batch (RigL).
+        seed: seed for the random regrowth (SET) and the gradient batches (RigL).
+
+    Attributes:
+        updates: a list with one dict per kernel and update:
+            ``{"step", "layer", "fraction", "moved"}``.
+
+    Note: Adam's running averages are kept for every position, so a regrown weight's first
+    step uses the gradient history of that position — a detail the papers (which used
+    momentum SGD) handle slightly differently.
+    """
+
+    def __init__(self, masks, *, method, update_every, end_step, drop_fraction=0.3,
+                 gradient_data=None, gradient_batch_size=256, seed=0):
+        super().__init__(masks)
+        if method not in ("set", "rigl"):
+            raise ValueError(f"method must be 'set' (random regrowth) or 'rigl' (gradient regrowth), "
+                             f"got {method!r}")
+        for name, value in (("update_every", update_every), ("end_step", end_step),
+                            ("gradient_batch_size", gradient_batch_size)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.drop_fraction = _check_fraction(drop_fraction, "drop_fraction", low_open=True)
+        for name, mask in self.masks.items():
+            density = mask.mean()
+            if self.drop_fraction * density > 1 - density + 1e-12:
+                raise ValueError(
+                    f"drop_fraction={drop_fraction} is too large for {name!r}: it would move "
+                    f"{self.drop_fraction * density:.0%} of the kernel, but only {1 - density:.0%} "
+                    "of the positions are free to grow into. Use a smaller drop_fraction "
+                    "or a sparser mask.")
+        if method == "rigl":
+            if gradient_data is None:
+                raise ValueError("method='rigl' needs gradient_data=(x, y) to compute the dense gradient")
+            x, y = gradient_data
+            if len(x) != len(y) or len(x) == 0:
+                raise ValueError(f"gradient_data must be two non-empty arrays of equal length, "
+                                 f"got {len(x)} and {len(y)}")
+        self.method, self.update_every, self.end_step = method, int(update_every), int(end_step)
+        self.gradient_data, self.gradient_batch_size = gradient_data, int(gradient_batch_size)
+        self.rng = np.random.default_rng(seed)
+        self.updates = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)   # step += 1, re-apply the masks
+        if self.step % self.update_every == 0 and self.step <= self.end_step:
+            self.update_masks()
+
+    def _dense_gradients(self, layers):
+        """``|∂loss/∂kernel|`` for each layer on a random batch of ``gradient_data``."""
+        x, y = self.gradient_data
+        pick = self.rng.choice(len(x), min(self.gradient_batch_size, len(x)), replace=False)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+        kernels = [layer.kernel for layer in layers]
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y[pick], self.model(x[pick], training=True))
+        return [np.abs(g.numpy()) for g in tape.gradient(loss, kernels)]
+
+    def update_masks(self):
+        """Drop and regrow in every masked kernel now (called every ``update_every`` steps)."""
+        fraction = cosine_drop_fraction(self.step, initial=self.drop_fraction, end_step=self.end_step)
+        layers = [self.model.get_layer(name) for name in self.masks]
+        if self.method == "rigl":
+            scores = self._dense_gradients(layers)
+        else:
+            scores = [self.rng.random(layer.kernel.shape) for layer in layers]
+        for layer, score in zip(layers, scores):
+            mask = self.masks[layer.name]
+            n = int(round(fraction * np.count_nonzero(mask)))
+            self.masks[layer.name] = drop_and_grow(layer.kernel.numpy(), mask, n, score)
+            self.updates.append({"step": self.step, "layer": layer.name, "fraction": fraction, "moved": n})
+        self._apply()  # dropped weights become zero; grown ones are zero already
+
+
+# ------------------------------------------------------------ run-time channel gating
+
+class TopKChannelGate(keras.layers.Layer):
+    """Per-input channel gating: keep each input's ``k`` most active channels, zero the rest.
+
+    For an activation ``x`` of shape ``(batch, height, width, channels)`` the saliency of
+    channel ``c`` for input ``i`` is its mean magnitude ``mean_{h,w} |x[i, h, w, c]|``; the
+    ``k`` channels of largest saliency pass unchanged and the others are set to zero.
+    Different inputs keep different channels — the mask is *dynamic*.
+
+    This follows the spirit of Feature Boosting and Suppression (Gao et al., ICLR 2019),
+    with one honest difference: FBS *predicts* the saliency from the layer's input with a
+    small learned layer, so the suppressed channels need never be computed. Here the
+    saliency is measured on the finished activation, so every channel is computed and
+    then zeroed — the gate shows *how many* channels an input could skip, but it saves no
+    time by itself. Real savings need the gate before the convolution and kernels that skip
+    the gated channels.
+
+    Args:
+        k: channels kept per input (1 ≤ k ≤ channels).
+    """
+
+    def __init__(self, k, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive int (channels kept per input), got {k!r}")
+        self.k = int(k)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"TopKChannelGate needs 4-D activations (batch, h, w, channels), "
+                             f"got shape {tuple(input_shape)}")
+        if self.k > input_shape[-1]:
+            raise ValueError(f"k={self.k} exceeds the layer's {input_shape[-1]} channels")
+        super().build(input_shape)
+
+    def call(self, x):
+        saliency = tf.reduce_mean(tf.abs(x), axis=[1, 2])                 # (batch, channels)
+        top = tf.math.top_k(saliency, k=self.k).indices                   # (batch, k)
+        gate = tf.reduce_sum(tf.one_hot(top, tf.shape(x)[-1], dtype=x.dtype), axis=1)
+        return x * gate[:, tf.newaxis, tf.newaxis, :]
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+def gate_channels(model, after, k, *, name="gate"):
+    """A copy of a ``Sequential`` CNN with a :class:`TopKChannelGate` inserted after layer ``after``.
+
+    Args:
+        model: a ``keras.Sequential`` model (never modified; its weights are copied).
+        after: name of the layer whose output is gated, e.g. ``"relu2"`` or ``"conv2"``.
+            Gate *after* the non-linearity, so that the saliency is the activation the next
+            layer actually sees.
+        k: channels kept per input.
+        name: the gate layer's name.
+
+    Returns:
+        A new ``Sequential`` model: the same layers and weights, plus the gate.
+    """
+    _require_model(model)
+    if not isinstance(model, keras.Sequential):
+        raise TypeError(f"gate_channels needs a keras.Sequential model, got {type(model).__name__}")
+    names = [layer.name for layer in model.layers]
+    if after not in names:
+        raise ValueError(f"no layer named {after!r}; the model's layers are {names}")
+    clone = copy_model(model)
+    gated = keras.Sequential(name=f"{model.name}_gated")
+    gated.add(keras.Input(shape=model.input_shape[1:]))
+    for layer in clone.layers:
+        gated.add(layer)
+        if layer.name == after:
+            gated.add(TopKChannelGate(k, name=name))
+    return gated
+
+
+def channel_usage(gated, x, *, gate="gate", batch_size=512):
+    """Which channels each input uses at the gate: bool array ``(n, channels)``.
+
+    A channel counts as *used* by an input when any of its gated activations is non-zero.
+    Besides the gated-off channels, a ReLU channel can also be entirely zero on its own,
+    so an input may use fewer than ``k`` channels.
+    """
+    _require_model(gated, "gated")
+    probe = keras.Model(gated.inputs, gated.get_layer(gate).output)
+    outputs = [probe(x[i:i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)]
+    return np.any(np.concatenate(outputs) != 0, axis=(1, 2))
+
+
+def gating_sweep(model, after, ks, x, y):
+    """Accuracy and skipped channels of run-time gating for several ``k``.
+
+    Args:
+        model: a trained ``Sequential`` CNN.
+        after: the gated layer (see :func:`gate_channels`).
+        ks: channel counts to keep per input, e.g. ``[32, 24, 16, 8]``.
+        x, y: evaluation inputs and integer labels.
+
+    Returns:
+        ``pandas.DataFrame`` with one row per ``k``: ``k``, ``skipped`` (mean fraction of
+        the layer's channels an input does not use, see :func:`channel_usage`) and
+        ``accuracy``.
+    """
+    from .metrics import accuracy
+
+    rows = []
+    for k in ks:
+        gated = gate_channels(model, after, k)
+        rows.append({"k": k, "skipped": 1.0 - float(channel_usage(gated, x).mean()),
+                     "accuracy": accuracy(gated, x, y)})
+    return pd.DataFrame(rows)
