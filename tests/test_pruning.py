@@ -164,3 +164,15 @@ def test_sparsity_report_needs_prunable_layers():
     model = keras.Sequential([keras.Input((4,)), keras.layers.ReLU()])
     with pytest.raises(ValueError, match="no Dense or Conv"):
         pruning.sparsity_report(model)
+
+
+def test_gradual_prune_reaches_target_when_steps_do_not_divide_evenly(trained_mlp, digits):
+    """20 steps per epoch, 5 epochs, ramp over half: end_step 50 is rounded to the update at 40."""
+    utils.set_seed(0)
+    pruned = pruning.gradual_prune(trained_mlp, digits, final_sparsity=0.9, epochs=5, batch_size=64)
+    assert abs(pruning.global_sparsity(pruned) - 0.9) < 0.005
+
+
+def test_gradual_prune_rejects_a_frequency_with_no_update(trained_mlp, digits):
+    with pytest.raises(ValueError, match="frequency"):
+        pruning.gradual_prune(trained_mlp, digits, final_sparsity=0.5, epochs=1, frequency=1000)

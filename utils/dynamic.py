@@ -219,11 +219,33 @@ class FixedMask(keras.callbacks.Callback):
         self.masks = {name: np.array(mask, dtype=bool) for name, mask in masks.items()}
         self.step = 0
 
+    def _prepare(self):
+        """Check the masks against the model; keep them as TF variables for a fast, compiled update."""
+        layers = _check_masks(self.model, self.masks)
+        self._kernels = [layers[name].kernel for name in self.masks]
+        self._mask_variables = [tf.Variable(tf.zeros_like(kernel), trainable=False)
+                                for kernel in self._kernels]
+        self._multiply = tf.function(self._multiply_kernels)   # traced once, then cheap per step
+        self._prepared_for = self.model
+        self._load_masks()
+
+    def _load_masks(self):
+        """Copy the NumPy masks into the TF variables (after a mask update)."""
+        for variable, mask in zip(self._mask_variables, self.masks.values()):
+            variable.assign(tf.cast(mask, variable.dtype))
+
+    def _multiply_kernels(self):
+        for kernel, mask in zip(self._kernels, self._mask_variables):
+            kernel.assign(kernel * mask)
+
     def _apply(self):
-        apply_masks(self.model, self.masks)
+        """Zero the masked-out weights of every masked kernel (``kernel *= mask``)."""
+        if getattr(self, "_prepared_for", None) is not self.model:
+            self._prepare()
+        self._multiply()
 
     def on_train_begin(self, logs=None):
-        _check_masks(self.model, self.masks)
+        self._prepare()
         self._apply()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -238,7 +260,7 @@ class FixedMask(keras.callbacks.Callback):
 class DynamicSparseTraining(FixedMask):
     """Dynamic sparse training (SET / RigL) as a Keras callback: constant sparsity, moving mask.
 
-    Every ``update_every`` optimiser steps, until ``end_step``, each masked kernel
+    Every ``update_every`` optimiser steps, before ``end_step``, each masked kernel
 
     1. drops the fraction ``f(t)`` of its active weights with the smallest magnitude, and
     2. grows the same number of connections at positions that were inactive:
@@ -313,7 +335,7 @@ class DynamicSparseTraining(FixedMask):
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)   # step += 1, re-apply the masks
-        if self.step % self.update_every == 0 and self.step <= self.end_step:
+        if self.step % self.update_every == 0 and self.step < self.end_step:
             self.update_masks()
 
     def _dense_gradients(self, layers):
@@ -339,6 +361,8 @@ class DynamicSparseTraining(FixedMask):
             n = int(round(fraction * np.count_nonzero(mask)))
             self.masks[layer.name] = drop_and_grow(layer.kernel.numpy(), mask, n, score)
             self.updates.append({"step": self.step, "layer": layer.name, "fraction": fraction, "moved": n})
+        if getattr(self, "_prepared_for", None) is self.model:
+            self._load_masks()
         self._apply()  # dropped weights become zero; grown ones are zero already
 
 

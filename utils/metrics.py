@@ -337,3 +337,73 @@ def pruning_identified_exemplars(dense_models, pruned_models, x):
     dense_vote = modal_labels(dense_models, x)
     pruned_vote = modal_labels(pruned_models, x)
     return np.flatnonzero(dense_vote != pruned_vote)
+
+
+def _layer_macs(layer):
+    """Multiply-accumulates of one layer for one example (0 for layers without a kernel)."""
+    from . import keras
+
+    layers = keras.layers
+    if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense, layers.LSTM,
+                          layers.MultiHeadAttention)):
+        try:
+            out = layer.output_shape
+        except AttributeError as error:
+            raise ValueError(f"flops: layer {layer.name!r} is used more than once; count it by "
+                             "hand") from error
+    if isinstance(layer, layers.DepthwiseConv2D):  # (kh, kw, c_in, multiplier): one filter per channel
+        return int(np.prod(out[1:-1])) * int(np.prod(layer.depthwise_kernel.shape))
+    if isinstance(layer, layers.Conv2D):  # each output value: kh·kw·c_in/groups products
+        kh, kw, c_in, c_out = layer.kernel.shape
+        return int(np.prod(out[1:-1])) * c_out * kh * kw * c_in
+    if isinstance(layer, layers.Dense):  # acts on the last axis; other axes (e.g. time) repeat it
+        return int(np.prod(out[1:-1])) * int(np.prod(layer.kernel.shape))
+    if isinstance(layer, layers.LSTM):  # 4 gates, each from the input and the previous state
+        cell = layer.cell
+        return layer.input_shape[1] * int(np.prod(cell.kernel.shape) + np.prod(cell.recurrent_kernel.shape))
+    if isinstance(layer, layers.MultiHeadAttention):
+        query, value = layer._query_shape, layer._value_shape
+        key = layer._key_shape if layer._key_shape is not None else value
+        t_q, t_k = int(np.prod(query[1:-1])), int(np.prod(key[1:-1]))
+        heads, key_dim = layer._query_dense.kernel.shape[1:]
+        value_dim = layer._value_dense.kernel.shape[-1]
+        projections = (t_q * query[-1] * heads * key_dim + t_k * key[-1] * heads * key_dim
+                       + t_k * value[-1] * heads * value_dim)
+        attention = t_q * t_k * heads * (key_dim + value_dim)  # scores q·k and the weighted sum of v
+        return int(projections + attention + t_q * int(np.prod(layer._output_dense.kernel.shape)))
+    return 0
+
+
+def flops(model, per_layer=False):
+    """Multiply-accumulate operations (MACs) of one forward pass, for **one** example.
+
+    Counted layers, each with the formula in its comment in the source:
+
+    * ``Conv2D``: ``h_out · w_out · c_out · kh · kw · c_in``;
+    * ``DepthwiseConv2D``: ``h_out · w_out · kh · kw · c_in · multiplier``;
+    * ``Dense``: ``n_in · n_out`` (times the other axes of a sequence input, e.g. its length);
+    * ``LSTM``: ``steps · 4 · units · (n_in + units)``;
+    * ``MultiHeadAttention``: the query/key/value/output projections plus the attention
+      products ``t_q · t_k · heads · (key_dim + value_dim)``.
+
+    Biases, activations, pooling, normalisation and softmax are not counted: they cost one
+    operation per value, not per weight, and are small next to the products. Zeros in a
+    kernel are counted like any other weight: a dense kernel multiplies them anyway.
+
+    Note: one MAC is one multiplication plus one addition. Many papers (and tools) report
+    FLOPs as 2 × MACs, others call MACs "FLOPs"; check which before comparing numbers.
+
+    Args:
+        model: a built tf_keras model (tfmot wrappers are stripped first).
+        per_layer: return ``{layer_name: MACs}`` for the counted layers instead of the total.
+
+    Returns:
+        int: total MACs per example (or the dict).
+    """
+    _require_model(model)
+    counts = {}
+    for layer in _stripped(model).layers:
+        macs = flops(layer, per_layer=False) if hasattr(layer, "layers") else _layer_macs(layer)
+        if macs:
+            counts[layer.name] = macs
+    return counts if per_layer else int(sum(counts.values()))

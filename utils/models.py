@@ -175,13 +175,12 @@ def lstm_classifier(input_shape=(24, 11), num_classes=4, *, units=32):
 
     Args:
         input_shape: ``(length, features)``.
-        units: size of the LSTM's hidden and cell state. The LSTM is unrolled (fast on a CPU
-            for the short sequences of the course).
+        units: size of the LSTM's hidden and cell state.
     """
     input_shape = _check_sequence_shape(input_shape)
     _check_positive(num_classes=num_classes, units=units)
     return keras.Sequential([
         keras.Input(shape=input_shape),
-        layers.LSTM(units, unroll=True, name="lstm"),
+        layers.LSTM(units, name="lstm"),
         layers.Dense(num_classes, activation="softmax", name="output"),
     ], name="lstm_classifier")

@@ -15,18 +15,19 @@ layers) are pruned, as in ``tfmot``; biases and BatchNorm parameters are a tiny
 fraction of the parameters and are left dense.
 """
 
+import logging
 import numbers
 
 import numpy as np
 import pandas as pd
 import tensorflow_model_optimization as tfmot
 
-from . import _require_model, keras
+from . import _require_model, keras, tf
 
 __all__ = [
     "magnitude_mask", "prune_weights", "prunable_layers", "sparsity_report",
     "global_sparsity", "prune_low_magnitude", "pruning_callbacks", "strip", "copy_model",
-    "gradual_prune", "sensitivity_scan", "sensitivity_guided_ratios",
+    "gradual_prune", "sensitivity_scan", "sensitivity_guided_ratios", "fine_tune",
 ]
 
 PRUNABLE_TYPES = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
@@ -259,9 +260,15 @@ def gradual_prune(model, data, *, final_sparsity, epochs, batch_size=32, prune_f
     if not 0.0 < prune_fraction <= 1.0:
         raise ValueError(f"prune_fraction must be in (0, 1], got {prune_fraction!r}")
     steps = steps_per_epoch(data, batch_size)
-    end_step = max(1, int(steps * epochs * prune_fraction))
+    frequency = frequency or steps
+    # tfmot updates the masks only every `frequency` steps; an end_step between two updates
+    # would leave the model short of its target, so round it down to a whole number of updates.
+    end_step = max(1, int(steps * epochs * prune_fraction)) // frequency * frequency
+    if end_step == 0 or end_step > steps * epochs:
+        raise ValueError(f"frequency={frequency} leaves no mask update within the pruning phase "
+                         f"({steps * epochs * prune_fraction:.0f} steps); use a smaller frequency")
     wrapped = prune_low_magnitude(model, final_sparsity=final_sparsity, begin_step=0,
-                                  end_step=end_step, frequency=frequency or steps)
+                                  end_step=end_step, frequency=frequency)
     train(wrapped, data, epochs=epochs, batch_size=batch_size, callbacks=pruning_callbacks(),
           learning_rate=learning_rate, augment_shift=augment_shift, verbose=verbose)
     return strip(wrapped)
@@ -439,3 +446,79 @@ def sensitivity_guided_ratios(scan, budget, *, iterations=60):
     w_below, w_above = _weighted(below, sizes), _weighted(above, sizes)
     mix = 1.0 if w_above - w_below < 1e-15 else (budget - w_below) / (w_above - w_below)
     return {name: (1 - mix) * below[name] + mix * above[name] for name in curves}
+
+
+# ------------------------------------------------------------------ recovery
+
+class _KeepZeros(keras.callbacks.Callback):
+    """After every optimiser step, set the pruned kernel weights back to zero.
+
+    The masks (``True`` where a kernel weight was non-zero when training started) are made
+    TensorFlow constants once, and applied by one compiled ``tf.function``, so the callback
+    costs far less than the training step itself.
+    """
+
+    def __init__(self, layers):
+        super().__init__()
+        self.pairs = [(layer.kernel, tf.constant(layer.kernel.numpy() != 0, dtype=layer.kernel.dtype))
+                      for layer in layers]
+        self.apply = tf.function(self._apply)
+
+    def _apply(self):
+        for kernel, mask in self.pairs:
+            kernel.assign(kernel * mask)
+
+    def on_train_begin(self, logs=None):
+        self.apply()  # traces the tf.function now, not inside the first (timed) batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.apply()
+
+
+class _SlowCallbackFilter(logging.Filter):
+    """Hide Keras' "callback is slow compared to the batch time" warning.
+
+    A small model's training step takes a few milliseconds, so on a busy machine the mask
+    callback can take about as long and Keras warns. The warning is harmless here (the
+    callback is needed for correctness), so :func:`fine_tune` hides it — and only it.
+    """
+
+    def filter(self, record):
+        return "slow compared to the batch time" not in record.getMessage()
+
+
+def fine_tune(model, data, *, epochs, batch_size=32, learning_rate=1e-3, augment_shift=0,
+              callbacks=(), verbose=0):
+    """Recover a pruned model's accuracy by retraining it with its zeros kept at zero.
+
+    This is the *retrain* step of Han et al. (*Learning both Weights and Connections*,
+    NeurIPS 2015): the pruned connections stay removed (every zero kernel weight is reset
+    to zero after each optimiser step) while the surviving weights adapt to their missing
+    neighbours. The sparsity therefore never changes.
+
+    Args:
+        model: a pruned tf_keras model, e.g. from :func:`prune_weights` (never modified).
+        data: a :class:`utils.data.Dataset`.
+        epochs: fine-tuning epochs (a positive int).
+        batch_size, learning_rate, augment_shift, callbacks, verbose: as in
+            :func:`utils.training.train`; the optimiser starts fresh at every call.
+
+    Returns:
+        The fine-tuned model (a new object) with exactly the input's zeros. Keras keeps the
+        run's per-epoch log in ``tuned.history.history`` (``loss``, ``accuracy``,
+        ``val_loss``, ``val_accuracy``).
+    """
+    from .training import train
+
+    tuned = copy_model(model)
+    layers = prunable_layers(tuned)
+    if not layers:
+        raise ValueError(f"Model {model.name!r} has no Dense or Conv layers to fine-tune")
+    quiet = _SlowCallbackFilter()
+    tf.get_logger().addFilter(quiet)
+    try:
+        train(tuned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+              augment_shift=augment_shift, callbacks=[_KeepZeros(layers), *callbacks], verbose=verbose)
+    finally:
+        tf.get_logger().removeFilter(quiet)
+    return tuned

@@ -1,0 +1,154 @@
+"""Self-checks for Lab 04 (accuracy loss and recovery)."""
+
+import numpy as np
+
+from ..metrics import accuracy, expected_calibration_error
+from ..pruning import prunable_layers, prune_weights, sensitivity_scan
+from ._core import self_check
+
+__all__ = ["exercise_4_1", "exercise_4_2", "exercise_4_3", "exercise_4_4"]
+
+
+@self_check("Exercise 4.1 (one layer's sensitivity)")
+def exercise_4_1(report, layer_sensitivity, model, x, y, layer="conv1", sparsities=(0.5, 0.9)):
+    """Check ``layer_sensitivity(model, layer_name, sparsities, x, y) -> list of accuracies``."""
+    before = [w.copy() for w in model.get_weights()]
+    result = layer_sensitivity(model, layer, list(sparsities), x, y)
+    values = np.asarray(result, dtype=float).ravel()
+    if not report.check(values.shape == (len(sparsities),),
+                        f"one accuracy per sparsity ({len(sparsities)})",
+                        f"returned {np.shape(result)} values for {len(sparsities)} sparsities; return a "
+                        "list with one accuracy per sparsity, in the same order"):
+        return
+    report.check(bool(np.all((values >= 0) & (values <= 1))), "accuracies are fractions in [0, 1]",
+                 f"got {values.round(3).tolist()}: return accuracies as fractions (0.97), not percentages")
+    unchanged = all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    report.check(unchanged, "the model you passed in is untouched",
+                 "the input model's weights changed: prune a copy (utils.pruning.copy_model), or put "
+                 "the original kernel back after each measurement")
+    expected = sensitivity_scan(model, (x, y), list(sparsities), layers=[layer])["accuracy"].to_numpy()
+    if report.check(np.allclose(values, expected, atol=1e-9),
+                    f"{layer}: accuracies match the reference scan {np.round(100 * expected, 1).tolist()} %",
+                    f"{layer}: you got {np.round(100 * values, 1).tolist()} %, expected "
+                    f"{np.round(100 * expected, 1).tolist()} %."):
+        return
+    everything = [accuracy(prune_weights(model, s), x, y) for s in sparsities]
+    if np.allclose(values, everything, atol=1e-9):
+        report.fail("your numbers are those of pruning *every* layer: prune only the named layer "
+                    "and leave the others dense")
+    elif values[-1] < expected[-1] and values[0] == expected[0]:
+        report.fail("the first sparsity is right but later ones are too low: restore the original "
+                    "kernel before pruning it to the next sparsity (don't prune an already pruned kernel)")
+    else:
+        report.fail("zero the `s` fraction of smallest-|w| weights of that layer's kernel "
+                    "(utils.pruning.magnitude_mask) and measure accuracy on the x, y you were given")
+
+
+@self_check("Exercise 4.2 (per-layer ratios by hand)")
+def exercise_4_2(report, hand_picked_ratios, model, x, y, budget=0.85, tolerance=0.005):
+    """Check hand-picked ``{layer: sparsity}`` ratios: the global budget is met; compare with uniform."""
+    ratios = hand_picked_ratios()
+    if not report.check(isinstance(ratios, dict), "returns a dict {layer_name: sparsity}",
+                        f"returned {type(ratios).__name__}; return e.g. {{'conv1': 0.5, ...}}"):
+        return
+    sizes = {layer.name: int(np.prod(layer.kernel.shape)) for layer in prunable_layers(model)}
+    unknown = sorted(set(ratios) - set(sizes))
+    if not report.check(not unknown, "every key is a prunable layer of the model",
+                        f"unknown layer name(s) {unknown}; the prunable layers are {list(sizes)}"):
+        return
+    bad = {k: v for k, v in ratios.items() if not (isinstance(v, (int, float)) and 0 <= v < 1)}
+    if not report.check(not bad, "every sparsity is a fraction in [0, 1)",
+                        f"{bad}: a sparsity is the fraction of weights removed, e.g. 0.9 (not 90, not 1.0)"):
+        return
+    reached = sum(ratios.get(name, 0.0) * n for name, n in sizes.items()) / sum(sizes.values())
+    if not report.check(abs(reached - budget) <= tolerance,
+                        f"global sparsity {reached:.1%} is within ±{tolerance:.1%} of {budget:.0%}",
+                        f"your ratios reach {reached:.1%} global sparsity, not {budget:.0%} "
+                        f"(±{tolerance:.1%}). "
+                        "Weight each layer's sparsity by its number of weights: "
+                        f"{', '.join(f'{k} {v:,}' for k, v in sizes.items())}. The big layers decide."):
+        return
+    yours = accuracy(prune_weights(model, ratios), x, y)
+    uniform = accuracy(prune_weights(model, budget), x, y)
+    report.check(yours > uniform,
+                 f"one-shot accuracy with your ratios {yours:.1%} beats uniform {budget:.0%} ({uniform:.1%})",
+                 f"one-shot accuracy with your ratios is {yours:.1%}, uniform {budget:.0%} gives "
+                 f"{uniform:.1%}. "
+                 "Look at the scan: spare the layers whose accuracy falls first, take more from the robust "
+                 "big ones")
+
+
+def _reference_cases():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    confidence = rng.uniform(0.5, 1.0, n)
+    correct = rng.uniform(size=n) < confidence           # right exactly as often as confident
+    y = rng.integers(0, 2, n)
+    predicted = np.where(correct, y, 1 - y)
+    probs = np.zeros((n, 2))
+    probs[np.arange(n), predicted] = confidence
+    probs[np.arange(n), 1 - predicted] = 1 - confidence
+    return probs, y
+
+
+@self_check("Exercise 4.4 (expected calibration error)")
+def exercise_4_4(report, ece):
+    """Check ``ece(probs, y, bins=15) -> float`` against Guo et al.'s definition."""
+    # over-confident: always 90 % sure, right half the time -> ECE = 0.4
+    probs = np.tile([0.9, 0.1], (10, 1))
+    y = np.array([0] * 5 + [1] * 5)
+    value = float(ece(probs, y, bins=15))
+    if not report.check(abs(value - 0.4) < 1e-6, "always 90 % confident, 50 % right: ECE = 0.40",
+                        f"got {value:.4f}, expected 0.4000: |accuracy - confidence| in the one used bin "
+                        "is |0.5 - 0.9|. Did you use the top probability as confidence and "
+                        "argmax as the prediction?"):
+        return
+    # two bins with different sizes: the average must be weighted by the bin counts
+    probs = np.array([[0.95, 0.05]] * 8 + [[0.55, 0.45]] * 2)
+    y = np.array([0] * 8 + [1] * 2)                       # bin 0.95: acc 1.0; bin 0.55: acc 0.0
+    expected = (8 * abs(1.0 - 0.95) + 2 * abs(0.0 - 0.55)) / 10
+    value = float(ece(probs, y, bins=15))
+    report.check(abs(value - expected) < 1e-6, f"bins weighted by their size: ECE = {expected:.2f}",
+                 f"got {value:.4f}, expected {expected:.4f}: weight each bin's gap by the fraction "
+                 "of predictions in it (|B_m| / n), don't average the bins equally")
+    # a confidence exactly on a bin edge belongs to the bin it closes: (0.4, 0.6] with bins=5
+    probs = np.array([[0.6, 0.4], [0.7, 0.3]])
+    y = np.array([0, 1])
+    value = float(ece(probs, y, bins=5))
+    report.check(abs(value - expected_calibration_error(None, probs, y, bins=5)) < 1e-6,
+                 "edges: a confidence of 0.6 falls in the bin (0.4, 0.6]",
+                 f"got {value:.4f}, expected {expected_calibration_error(None, probs, y, bins=5):.4f}: "
+                 "bin m holds confidences in ((m-1)/M, m/M], so use ceil(c * M) - 1 as the index")
+    probs, y = _reference_cases()
+    value = float(ece(probs, y, bins=15))
+    report.check(value < 0.02, f"a well-calibrated predictor scores near 0 ({value:.3f})",
+                 f"a predictor that is right exactly as often as it is confident scored {value:.3f}; "
+                 "expected < 0.02")
+
+
+@self_check("Exercise 4.3 (pruning identified exemplars)")
+def exercise_4_3(report, find_pies):
+    """Check ``find_pies(dense_predictions, pruned_predictions) -> indices`` on small vote tables."""
+    dense = np.array([[1, 2, 3, 4, 5],
+                      [1, 2, 3, 4, 5],
+                      [1, 2, 0, 4, 6]])
+    pruned = np.array([[1, 7, 3, 4, 9],
+                       [1, 7, 0, 4, 9],
+                       [1, 2, 3, 9, 9]])
+    result = np.asarray(find_pies(dense, pruned)).ravel()
+    if not report.check(result.dtype.kind in "iu" or result.size == 0, "returns integer indices",
+                        f"returned dtype {result.dtype}; return the positions, e.g. np.flatnonzero(...)"):
+        return
+    report.check(sorted(result.tolist()) == [1, 4],
+                 "majority votes differ at inputs 1 and 4 only",
+                 f"got {sorted(result.tolist())}, expected [1, 4]: compare the *most frequent* label of "
+                 "each population per input (column), not single models")
+    same = np.asarray(find_pies(dense, dense.copy())).ravel()
+    report.check(same.size == 0, "identical populations have no PIEs",
+                 f"two identical populations gave PIEs {same.tolist()}; there should be none")
+    tie_dense = np.array([[3], [5]])                     # tie: the smaller label wins
+    tie_pruned = np.array([[3], [3]])
+    tie = np.asarray(find_pies(tie_dense, tie_pruned)).ravel()
+    report.check(tie.size == 0, "a tie is broken towards the smaller label (3 vs 5 → 3)",
+                 "with votes [3, 5] the modal label should be 3 (np.bincount(...).argmax() picks the "
+                 "smallest label in a tie), so 3 vs 3 is not a PIE")

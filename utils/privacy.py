@@ -1,0 +1,548 @@
+"""Privacy: membership inference attacks and differentially private training (DP-SGD).
+
+Three tools, each small enough to read in one sitting:
+
+* :func:`membership_inference` — the attacker's view. Given a trained model, a set of
+  examples that *were* in its training set (members) and a set that were not
+  (non-members), score every example ("how member-like is it?") and measure how well
+  the score separates the two sets: ROC AUC, the membership advantage max(TPR − FPR) of
+  Yeom et al. (IEEE CSF 2018), and the true-positive rate at 1 % false positives that
+  Carlini et al. (IEEE S&P 2022) ask attacks to report. The per-class variant
+  (:func:`membership_inference_per_class`) shows which classes leak most, the effect
+  Yuan & Zhang (USENIX Security 2022) found to grow with pruning.
+* :func:`dp_sgd_train` — DP-SGD (Abadi et al., ACM CCS 2016) written out: Poisson-sampled
+  batches, per-example gradients, each clipped to L2 norm ``l2_norm_clip``, Gaussian noise
+  of standard deviation ``noise_multiplier * l2_norm_clip`` added to their sum, divided by
+  the expected batch size, applied by an ordinary optimiser. (``tensorflow-privacy``, which
+  implements the same thing, pins TensorFlow ≤ 2.15 and cannot be installed next to the
+  TensorFlow this course uses.)
+* :func:`dp_epsilon` — the privacy guarantee (ε at a given δ) that this training run has,
+  computed with Google's ``dp_accounting`` Rényi-DP accountant for Poisson-sampled
+  Gaussian steps.
+
+All models are tf_keras classifiers with softmax outputs and integer labels, as everywhere
+in the course.
+"""
+
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from . import _require_model, keras, tf
+
+__all__ = [
+    "MembershipResult", "membership_scores", "membership_inference", "membership_inference_per_class",
+    "per_example_gradients", "clip_gradients", "privatize", "dp_sgd_step", "dp_sgd_train",
+    "DPTrainingLog", "dp_steps", "dp_epsilon", "RDP_ORDERS",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Membership inference
+# ---------------------------------------------------------------------------------------------
+
+METHODS = ("loss", "confidence")
+_TINY = 1e-30  # -log(0) would be infinite; a probability this small already means "certainly wrong"
+
+
+def _as_pair(pair, name):
+    """Validate an ``(x, y)`` pair of examples and integer labels."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(f"{name} must be an (x, y) pair of arrays, got {type(pair).__name__}")
+    x, y = np.asarray(pair[0]), np.asarray(pair[1])
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name}: y must be a 1-D array of integer class labels, got shape {y.shape} "
+                         f"and dtype {y.dtype}")
+    if len(x) != len(y):
+        raise ValueError(f"{name}: x and y must have the same length, got {len(x)} and {len(y)}")
+    if len(y) == 0:
+        raise ValueError(f"{name} is empty; the attack needs examples to score")
+    return x, y
+
+
+def _batched(fn, x, batch_size=512):
+    return np.concatenate([np.asarray(fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+
+
+def _logits(model, x):
+    """The output layer's logits in float64, or ``None`` if we cannot get them.
+
+    Works for Sequential models whose last layer is ``Dense(..., activation="softmax")`` (all the
+    course's classifiers) or a softmax ``Activation`` after the layer that makes the logits.
+    """
+    last = model.layers[-1]
+    if not isinstance(model, keras.Sequential) or getattr(getattr(last, "activation", None),
+                                                          "__name__", "") != "softmax":
+        return None
+
+    def before_last(batch):
+        for layer in model.layers[:-1]:
+            batch = layer(batch, training=False)
+        return batch.numpy().astype(np.float64)
+
+    features = _batched(before_last, x)
+    if isinstance(last, keras.layers.Dense):
+        kernel, bias = (w.astype(np.float64) for w in last.get_weights())
+        return features @ kernel + bias
+    return features
+
+
+def _log_softmax_at(logits, index):
+    """``log softmax(logits)[i, index[i]]`` for every row, accurate even when it is -1e-30.
+
+    ``log p_k = -log(1 + sum_{c != k} exp(z_c - z_k))``; when ``z_k`` is the largest logit, the
+    sum is tiny and ``log1p`` keeps it (subtracting a log-sum-exp from ``z_k`` would round it to 0).
+    """
+    rows = np.arange(len(index))
+    d = logits - logits[rows, index][:, None]
+    d[rows, index] = -np.inf
+    top = d.max(axis=1)
+    safe = np.where(top < 0, 0.0, top)
+    rest = np.exp(d - safe[:, None]).sum(axis=1)          # sum_{c != k} exp(d_c - safe)
+    return np.where(top < 0, -np.log1p(rest), -(safe + np.log(np.exp(-safe) + rest)))
+
+
+def _probabilities(model, x):
+    """Softmax outputs of ``model`` on ``x``, as float64, checked to be probabilities."""
+    probs = _batched(lambda b: model(b, training=False).numpy(), x).astype(np.float64)
+    if probs.ndim != 2 or np.any(probs < -1e-6) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError("membership_inference expects a model whose outputs are softmax probabilities "
+                         "(each row non-negative and summing to 1); add a softmax output layer")
+    return probs
+
+
+def membership_scores(model, x, y, *, method="loss"):
+    """The attacker's score for each example: higher means "more likely a training member".
+
+    Args:
+        model: a tf_keras classifier with softmax outputs.
+        x: inputs, shape ``(n, ...)``; y: integer labels, shape ``(n,)``.
+        method: ``"loss"`` — minus the cross-entropy loss, ``log p_y`` (the loss-threshold
+            attack of Yeom et al., 2018: training examples have lower loss); ``"confidence"`` —
+            the log of the model's highest probability, ``log max_c p_c``, which does not even
+            need the label (the confidence-threshold attack in the spirit of Shokri et al., 2017,
+            and Salem et al., 2019). Thresholding the *true-label* probability ``p_y`` would
+            rank examples exactly like the loss, so it is not offered separately.
+
+    Returns:
+        float64 array of shape ``(n,)``.
+
+    Precision matters here. A well-trained model is so confident on most examples that its
+    float32 softmax rounds ``p`` to exactly 1.0, and members and non-members would tie at
+    loss 0. We assume the attacker receives full-precision scores, as many prediction APIs
+    return: the output layer's logits are recomputed in float64 and ``log p`` is taken with
+    ``log1p`` (the same reason Carlini et al., 2022, work with logit-scaled confidences).
+    """
+    _require_model(model)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    x, y = _as_pair((x, y), "examples")
+    logits = _logits(model, x)
+    if logits is None:  # not a softmax-output model we can open up: fall back to its probabilities
+        probs = _probabilities(model, x)
+        logits = np.log(np.maximum(probs, 1e-300))
+    if y.max() >= logits.shape[1] or y.min() < 0:
+        raise ValueError(f"labels must be in [0, {logits.shape[1] - 1}] for a model with "
+                         f"{logits.shape[1]} outputs, got range [{y.min()}, {y.max()}]")
+    index = y if method == "loss" else logits.argmax(axis=1)
+    return _log_softmax_at(logits, index)
+
+
+@dataclass
+class MembershipResult:
+    """The outcome of a membership inference attack (all rates are fractions in [0, 1]).
+
+    Attributes:
+        auc: area under the ROC curve; 0.5 = guessing, 1.0 = perfect separation.
+        advantage: ``max over thresholds of TPR - FPR`` (Yeom et al.'s membership advantage;
+            equivalently 2 × (best balanced attack accuracy) − 1).
+        tpr_at_1_fpr: the highest TPR among thresholds whose FPR ≤ 1 % (Carlini et al.).
+        fpr, tpr, thresholds: the ROC curve (``sklearn.metrics.roc_curve``), for plotting.
+        member_scores, non_member_scores: the attack scores (higher = "member").
+        method: ``"loss"`` or ``"confidence"``.
+    """
+
+    auc: float
+    advantage: float
+    tpr_at_1_fpr: float
+    fpr: np.ndarray = field(repr=False)
+    tpr: np.ndarray = field(repr=False)
+    thresholds: np.ndarray = field(repr=False)
+    member_scores: np.ndarray = field(repr=False)
+    non_member_scores: np.ndarray = field(repr=False)
+    method: str = "loss"
+
+    def __str__(self):
+        return (f"{self.method} attack: AUC {self.auc:.3f}, advantage {self.advantage:.3f}, "
+                f"TPR at 1% FPR {self.tpr_at_1_fpr:.1%}")
+
+
+def _roc_summary(member_scores, non_member_scores, method):
+    labels = np.r_[np.ones(len(member_scores)), np.zeros(len(non_member_scores))]
+    scores = np.r_[member_scores, non_member_scores]
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    low_fpr = tpr[fpr <= 0.01]
+    return MembershipResult(
+        auc=float(roc_auc_score(labels, scores)), advantage=float(np.max(tpr - fpr)),
+        tpr_at_1_fpr=float(low_fpr.max()) if len(low_fpr) else 0.0,
+        fpr=fpr, tpr=tpr, thresholds=thresholds,
+        member_scores=member_scores, non_member_scores=non_member_scores, method=method)
+
+
+def membership_inference(model, members, non_members, *, method="loss"):
+    """Run a threshold membership inference attack and measure how well it works.
+
+    Threat model: the attacker can query the model (black box) and sees its output
+    probabilities for an example and, for ``method="loss"``, knows the example's label. They
+    want to decide whether the example was in the training set. The attack picks a threshold
+    on the score of :func:`membership_scores`; here we sweep every threshold and report the
+    whole ROC curve and three summaries of it.
+
+    Args:
+        model: a tf_keras classifier with softmax outputs.
+        members: ``(x, y)`` — examples the model was trained on.
+        non_members: ``(x, y)`` — examples from the same distribution that it never saw.
+            Use as many as there are members (a balanced evaluation): the ROC summaries do not
+            depend on the ratio, but an attack *accuracy* would.
+        method: ``"loss"`` or ``"confidence"`` (see :func:`membership_scores`).
+
+    Returns:
+        :class:`MembershipResult` with ``auc``, ``advantage`` and ``tpr_at_1_fpr`` (and the ROC
+        curve). References: Shokri et al., IEEE S&P 2017; Yeom et al., IEEE CSF 2018;
+        Carlini et al., IEEE S&P 2022.
+    """
+    x_in, y_in = _as_pair(members, "members")
+    x_out, y_out = _as_pair(non_members, "non_members")
+    return _roc_summary(membership_scores(model, x_in, y_in, method=method),
+                        membership_scores(model, x_out, y_out, method=method), method)
+
+
+def membership_inference_per_class(model, members, non_members, *, method="loss", num_classes=None):
+    """:func:`membership_inference` restricted to each true class in turn.
+
+    Yuan & Zhang (USENIX Security 2022) found that pruning makes the attack's success more
+    *uneven* across classes; this table shows it. Classes with fewer than 2 members or
+    2 non-members get ``nan``.
+
+    Returns:
+        ``pandas.DataFrame`` with one row per class: ``class``, ``members``, ``non_members``,
+        ``auc``, ``advantage``.
+    """
+    x_in, y_in = _as_pair(members, "members")
+    x_out, y_out = _as_pair(non_members, "non_members")
+    scores_in = membership_scores(model, x_in, y_in, method=method)
+    scores_out = membership_scores(model, x_out, y_out, method=method)
+    num_classes = int(max(y_in.max(), y_out.max())) + 1 if num_classes is None else int(num_classes)
+    rows = []
+    for c in range(num_classes):
+        s_in, s_out = scores_in[y_in == c], scores_out[y_out == c]
+        row = {"class": c, "members": len(s_in), "non_members": len(s_out), "auc": np.nan,
+               "advantage": np.nan}
+        if len(s_in) >= 2 and len(s_out) >= 2:
+            result = _roc_summary(s_in, s_out, method)
+            row.update(auc=result.auc, advantage=result.advantage)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# DP-SGD
+# ---------------------------------------------------------------------------------------------
+
+_LOSS = keras.losses.SparseCategoricalCrossentropy(reduction="none")  # one loss per example
+
+
+def _check_positive(value, name, *, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def per_example_gradients(model, x, y):
+    """The gradient of each example's loss, computed for all examples at once.
+
+    ``tf.vectorized_map`` runs the single-example gradient computation for every row of
+    ``x`` in parallel (it vectorises the loop instead of running it ``n`` times).
+
+    Args:
+        model: a tf_keras classifier with softmax outputs.
+        x: a batch of inputs, shape ``(n, ...)``; y: integer labels, shape ``(n,)``.
+
+    Returns:
+        A list with one tensor per trainable variable ``v`` of shape ``(n, *v.shape)``.
+    """
+    variables = model.trainable_variables
+
+    def one_example(example):
+        xi, yi = example
+        with tf.GradientTape() as tape:
+            loss = _LOSS(yi[None], model(xi[None], training=True))
+        return tape.gradient(loss, variables)
+
+    return tf.vectorized_map(one_example, (x, y))
+
+
+def clip_gradients(per_example, l2_norm_clip):
+    """Scale each example's gradient down so that its L2 norm is at most ``l2_norm_clip``.
+
+    The norm is taken over *all* variables together (the whole gradient vector of one
+    example), as in Abadi et al. (2016): ``g_i ← g_i / max(1, ‖g_i‖₂ / C)``. Gradients already
+    shorter than ``C`` are unchanged. ``l2_norm_clip=None`` means no clipping.
+
+    Args:
+        per_example: list of tensors ``(n, *v.shape)`` from :func:`per_example_gradients`.
+
+    Returns:
+        ``(clipped, norms)``: the clipped list and the ``(n,)`` norms before clipping.
+    """
+    n = tf.shape(per_example[0])[0]
+    squares = [tf.reduce_sum(tf.reshape(tf.square(g), (n, -1)), axis=1) for g in per_example]
+    norms = tf.sqrt(tf.add_n(squares))
+    if l2_norm_clip is None:
+        return list(per_example), norms
+    factors = 1.0 / tf.maximum(1.0, norms / l2_norm_clip)
+    clipped = [g * tf.reshape(factors, [-1] + [1] * (len(g.shape) - 1)) for g in per_example]
+    return clipped, norms
+
+
+def privatize(per_example, *, l2_norm_clip, noise_multiplier, expected_batch_size, seed=None):
+    """The DP-SGD gradient: clip each example, sum, add Gaussian noise, divide.
+
+    ``g̃ = (Σ_i clip(g_i, C) + N(0, σ²C² I)) / B`` where ``B`` is the *expected* batch size
+    ``q·n`` of Poisson sampling (dividing by the actual size would leak it).
+
+    Args:
+        per_example: list of tensors ``(n, *v.shape)``.
+        l2_norm_clip: the clipping norm ``C`` (``None``: no clipping; only allowed with
+            ``noise_multiplier == 0``, i.e. no privacy).
+        noise_multiplier: ``σ``; the noise standard deviation is ``σ·C``.
+        expected_batch_size: ``B``.
+        seed: optional int for reproducible noise (tests).
+
+    Returns:
+        A list of tensors with the variables' shapes: the noisy average gradient.
+    """
+    clipped, _ = clip_gradients(per_example, l2_norm_clip)
+    stddev = 0.0 if noise_multiplier == 0 else noise_multiplier * l2_norm_clip
+    result = []
+    for i, g in enumerate(clipped):
+        total = tf.reduce_sum(g, axis=0)
+        if stddev > 0:
+            noise_seed = None if seed is None else seed + i
+            total += tf.random.normal(tf.shape(total), stddev=stddev, seed=noise_seed, dtype=total.dtype)
+        result.append(total / expected_batch_size)
+    return result
+
+
+def _check_dp_arguments(l2_norm_clip, noise_multiplier):
+    noise_multiplier = _check_positive(noise_multiplier, "noise_multiplier", allow_zero=True)
+    if l2_norm_clip is None:
+        if noise_multiplier > 0:
+            raise ValueError("l2_norm_clip=None (no clipping) only makes sense without noise: the noise "
+                             "scale is noise_multiplier * l2_norm_clip, and without clipping one example "
+                             "can change the sum without bound, so no noise gives privacy")
+        return None, noise_multiplier
+    return _check_positive(l2_norm_clip, "l2_norm_clip"), noise_multiplier
+
+
+def dp_sgd_step(model, optimizer, x, y, *, l2_norm_clip, noise_multiplier, expected_batch_size, seed=None):
+    """One DP-SGD update of ``model`` on the batch ``(x, y)``; returns the mean loss of the batch.
+
+    With ``noise_multiplier=0``, ``l2_norm_clip=None`` and ``expected_batch_size=len(x)`` this is
+    exactly one step of ordinary mini-batch SGD on the mean loss.
+    """
+    l2_norm_clip, noise_multiplier = _check_dp_arguments(l2_norm_clip, noise_multiplier)
+    x = tf.convert_to_tensor(x)
+    y = tf.convert_to_tensor(y)
+    grads = privatize(per_example_gradients(model, x, y), l2_norm_clip=l2_norm_clip,
+                      noise_multiplier=noise_multiplier, expected_batch_size=expected_batch_size, seed=seed)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return float(tf.reduce_mean(_LOSS(y, model(x, training=False))))
+
+
+@dataclass
+class DPTrainingLog:
+    """What a DP-SGD run did — everything the accountant needs, and the training losses."""
+
+    n: int
+    batch_size: int
+    sample_rate: float
+    noise_multiplier: float
+    l2_norm_clip: float
+    epochs: int
+    steps: int
+    sampling: str
+    losses: list = field(repr=False, default_factory=list)
+
+
+def dp_steps(n, batch_size, epochs):
+    """Number of DP-SGD steps for ``epochs`` passes: ``ceil(epochs · n / batch_size)``."""
+    epochs, n, batch_size = _check_count(epochs, "epochs"), _check_count(n, "n"), _check_count(batch_size,
+                                                                                              "batch_size")
+    return int(math.ceil(epochs * n / batch_size))
+
+
+def _training_arrays(data):
+    if hasattr(data, "x_train") and hasattr(data, "y_train"):
+        return np.asarray(data.x_train), np.asarray(data.y_train)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return _as_pair(data, "data")
+    raise TypeError("data must be a utils.data.Dataset (its training split is used) or an (x, y) pair, "
+                    f"got {type(data).__name__}")
+
+
+def _make_optimizer(optimizer, learning_rate):
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return optimizer
+    if optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    raise ValueError(f"optimizer must be 'sgd', 'adam' or a keras optimizer, got {optimizer!r}")
+
+
+def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epochs, learning_rate=0.1,
+                 optimizer="sgd", sampling="poisson", freeze_zeros=False, seed=0):
+    """Train ``model`` in place with DP-SGD (Abadi et al., *Deep Learning with Differential Privacy*, 2016).
+
+    Each step:
+
+    1. **sample** a batch: with ``sampling="poisson"`` every training example joins
+       independently with probability ``q = batch_size / n`` (so the batch size varies around
+       ``batch_size``) — exactly what :func:`dp_epsilon`'s accountant assumes;
+    2. compute **per-example gradients** (:func:`per_example_gradients`);
+    3. **clip** each example's whole gradient to L2 norm ``l2_norm_clip`` (:func:`clip_gradients`);
+    4. **sum**, add **Gaussian noise** ``N(0, (noise_multiplier · l2_norm_clip)²)`` to every
+       coordinate, divide by ``batch_size`` (:func:`privatize`);
+    5. apply the result with an ordinary optimiser. SGD is the textbook choice; Adam works too,
+       because anything computed from the noisy gradient alone is post-processing and keeps
+       the DP guarantee.
+
+    ``sampling="shuffle"`` instead cuts a shuffled training set into fixed-size batches, the
+    common practice in code. Then the accountant's Poisson assumption does not hold and the ε
+    it reports is, strictly, not a proven guarantee for the run — use it only for comparisons.
+
+    Args:
+        model: a tf_keras classifier with softmax outputs (a small one: per-example gradients
+            cost memory proportional to batch size × parameters).
+        data: a :class:`utils.data.Dataset` (training split) or an ``(x, y)`` pair — the private data.
+        l2_norm_clip: the clipping norm ``C`` (> 0).
+        noise_multiplier: ``σ`` (≥ 0; 0 means no privacy at all).
+        batch_size: the *expected* batch size ``q·n``.
+        epochs: passes over the data; the run makes :func:`dp_steps` ``(n, batch_size, epochs)`` steps.
+        learning_rate, optimizer: ``"sgd"`` (default), ``"adam"`` or a keras optimizer instance.
+        freeze_zeros: if True, weights that are exactly zero at the start stay zero (masks are
+            re-applied after every step) — for fine-tuning a pruned model.
+        seed: seeds the batch sampling and the noise.
+
+    Returns:
+        :class:`DPTrainingLog` (pass its fields to :func:`dp_epsilon`).
+    """
+    _require_model(model)
+    l2_norm_clip, noise_multiplier = _check_dp_arguments(l2_norm_clip, noise_multiplier)
+    if l2_norm_clip is None:
+        raise ValueError("dp_sgd_train needs a positive l2_norm_clip (clipping bounds each example's "
+                         "influence); for a plain, non-private run use utils.training.train")
+    if sampling not in ("poisson", "shuffle"):
+        raise ValueError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
+    x, y = _training_arrays(data)
+    n = len(y)
+    batch_size = _check_count(batch_size, "batch_size")
+    if batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) cannot exceed the number of training examples ({n})")
+    steps = dp_steps(n, batch_size, epochs)
+    opt = _make_optimizer(optimizer, learning_rate)
+    variables = model.trainable_variables
+    masks = [tf.cast(tf.not_equal(v, 0), v.dtype) for v in variables] if freeze_zeros else None
+    rng = np.random.default_rng(seed)
+    tf.random.set_seed(seed)  # the noise
+    x_all, y_all = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+
+    @tf.function(reduce_retracing=True)  # batch sizes vary with Poisson sampling: trace once for all
+    def step(xb, yb):
+        grads = privatize(per_example_gradients(model, xb, yb), l2_norm_clip=l2_norm_clip,
+                          noise_multiplier=noise_multiplier, expected_batch_size=float(batch_size))
+        opt.apply_gradients(zip(grads, variables))
+        if masks is not None:
+            for v, m in zip(variables, masks):
+                v.assign(v * m)
+        return tf.reduce_mean(_LOSS(yb, model(xb, training=False)))
+
+    losses, order, position = [], rng.permutation(n), 0
+    for _ in range(steps):
+        if sampling == "poisson":
+            index = np.flatnonzero(rng.random(n) < batch_size / n)  # each example joins with prob. q
+        else:
+            if position + batch_size > n:
+                order, position = rng.permutation(n), 0
+            index, position = order[position:position + batch_size], position + batch_size
+        loss = step(tf.gather(x_all, index), tf.gather(y_all, index))
+        if len(index):  # an empty Poisson batch still makes a (pure-noise) update
+            losses.append(float(loss))
+    return DPTrainingLog(n=n, batch_size=batch_size, sample_rate=batch_size / n,
+                         noise_multiplier=noise_multiplier, l2_norm_clip=l2_norm_clip, epochs=int(epochs),
+                         steps=steps, sampling=sampling, losses=losses)
+
+
+# ---------------------------------------------------------------------------------------------
+# Privacy accounting
+# ---------------------------------------------------------------------------------------------
+
+# Rényi orders at which the accountant evaluates the privacy loss; ε is the best bound over them.
+# Every order gives a valid bound. Orders below 2 are left out: for them dp_accounting's series
+# does not always converge at sampling rates like ours (it then skips the order with a warning),
+# and they only matter for ε < 1.
+RDP_ORDERS = tuple([2 + x / 4 for x in range(0, 33)] + list(range(11, 33)) + [40, 48, 64, 96, 128, 256, 512])
+
+
+def dp_epsilon(n, batch_size, noise_multiplier, epochs, delta):
+    """ε of (ε, δ)-differential privacy for a DP-SGD run, from the RDP accountant of ``dp_accounting``.
+
+    The run is modelled as ``dp_steps(n, batch_size, epochs)`` compositions of a
+    **Poisson-sampled Gaussian mechanism**: each step includes every example independently
+    with probability ``q = batch_size / n`` and adds Gaussian noise with ``noise_multiplier``
+    ``σ`` (relative to the clipping norm). This is the sampling :func:`dp_sgd_train` uses with
+    ``sampling="poisson"``. Training on shuffled fixed-size batches (the common practice) is a
+    different mechanism; the number this function returns is then only an approximation.
+    The neighbouring relation is add-or-remove-one-example.
+
+    Args:
+        n: number of training examples.
+        batch_size: expected batch size (``q = batch_size / n``).
+        noise_multiplier: ``σ`` (> 0; ``σ = 0`` gives ``ε = inf``: no privacy).
+        epochs: passes over the data (a positive int).
+        delta: target δ in (0, 1); choose it well below ``1/n`` (e.g. 1e-5).
+
+    Returns:
+        ε as a float (smaller is more private).
+
+    References: Abadi et al., CCS 2016 (moments accountant); Mironov, *Rényi Differential
+    Privacy*, CSF 2017; the dp_accounting library (github.com/google/differential-privacy).
+    """
+    from dp_accounting import dp_event
+    from dp_accounting.rdp import rdp_privacy_accountant
+
+    steps = dp_steps(n, batch_size, epochs)
+    if batch_size > n:
+        raise ValueError(f"batch_size ({batch_size}) cannot exceed n ({n})")
+    noise_multiplier = _check_positive(noise_multiplier, "noise_multiplier", allow_zero=True)
+    delta = _check_positive(delta, "delta")
+    if not delta < 1:
+        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    if noise_multiplier == 0:
+        return math.inf
+    event = dp_event.PoissonSampledDpEvent(batch_size / n, dp_event.GaussianDpEvent(noise_multiplier))
+    accountant = rdp_privacy_accountant.RdpAccountant(list(RDP_ORDERS))
+    accountant.compose(dp_event.SelfComposedDpEvent(event, steps))
+    return float(accountant.get_epsilon(delta))
