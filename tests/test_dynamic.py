@@ -226,6 +226,7 @@ def test_fixed_mask_never_changes(tiny_data):
             np.testing.assert_array_equal(mask_set[name], mask)
             assert not kernels[name][~mask].any()
     assert fixed.step == 16 and fixed.sparsity() == pytest.approx(0.9, abs=1e-3)
+    assert dynamic._QUIET not in utils.tf.get_logger().filters      # the warning filter is removed again
     # the model learned something despite the zeros
     assert np.count_nonzero(_kernels(model)["dense1"]) == masks["dense1"].sum()
 

@@ -279,6 +279,16 @@ def test_n_by_m_with_tfmot_gives_exactly_two_of_four(digits):
     assert report.loc["conv1", "sparsity"] == 0.0
     assert report.loc["conv2", "sparsity"] == pytest.approx(0.5, abs=1e-3)
     assert np.count_nonzero(model.get_layer("conv2").kernel.numpy() == 0) == 0  # the input is untouched
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
+    for name in ("conv2", "dense1"):  # our checker agrees with tfmot's own
+        kernel = sparse.get_layer(name).kernel
+        assert bool(pruning_utils.is_pruned_m_by_n(kernel, (2, 4))) == structured.is_n_by_m(kernel.numpy())
+
+
+def test_wrapped_models_must_be_stripped_first():
+    wrapped = pruning.prune_low_magnitude(models.seed_cnn(), final_sparsity=0.5, begin_step=0, end_step=10)
+    with pytest.raises(ValueError, match="strip"):
+        structured.prune_filters(wrapped, 0.5)
 
 
 def test_n_by_m_fails_clearly_without_eligible_layers():

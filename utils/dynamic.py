@@ -22,6 +22,7 @@ Masks are plain NumPy boolean arrays, one per kernel, in a dict keyed by layer n
 Only the kernels of ``Dense`` / ``Conv`` layers are masked, as in :mod:`utils.pruning`.
 """
 
+import logging
 import math
 import numbers
 
@@ -189,6 +190,21 @@ def drop_and_grow(weights, mask, n, grow_scores):
 
 # ------------------------------------------------------------------------- callbacks
 
+class _SlowCallbackFilter(logging.Filter):
+    """Hide Keras' "callback is slow compared to the batch time" warning during masked training.
+
+    A small model's step takes a few milliseconds, so on a busy machine re-applying the masks
+    can take about as long and Keras warns. The masks are needed for correctness, so the
+    callbacks below hide that one warning while they train — and nothing else.
+    """
+
+    def filter(self, record):
+        return "slow compared to the batch time" not in record.getMessage()
+
+
+_QUIET = _SlowCallbackFilter()
+
+
 class FixedMask(keras.callbacks.Callback):
     """Train with sparse kernels whose mask never changes (static sparsity).
 
@@ -247,6 +263,10 @@ class FixedMask(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._prepare()
         self._apply()
+        tf.get_logger().addFilter(_QUIET)
+
+    def on_train_end(self, logs=None):
+        tf.get_logger().removeFilter(_QUIET)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1

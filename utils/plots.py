@@ -155,7 +155,7 @@ def reliability_diagram(probabilities, y, *, bins=15, ax=None, min_count=1,
     ax.set(title=title, xlabel="confidence: top predicted probability (%)",
            ylabel="accuracy in the bin (%)", xlim=(0, 101), ylim=(0, 101))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")  # below the diagonal at high confidence: rarely used
     return ax
 
 
@@ -180,7 +180,9 @@ def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", siz
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     ncols = max(1, min(ncols, len(images)))
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.35) * nrows), squeeze=False)
+    lines = 1 + max((str(t).count("\n") for t in titles), default=0) if titles is not None else 0
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.2 * lines + 0.2) * nrows + 0.4),
+                             squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i < len(images):

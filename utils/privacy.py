@@ -36,6 +36,7 @@ from . import _require_model, keras, tf
 
 __all__ = [
     "MembershipResult", "membership_scores", "membership_inference", "membership_inference_per_class",
+    "auc_standard_error",
     "per_example_gradients", "clip_gradients", "privatize", "dp_sgd_step", "dp_sgd_train",
     "DPTrainingLog", "dp_steps", "dp_epsilon", "RDP_ORDERS",
 ]
@@ -81,7 +82,7 @@ def _logits(model, x):
     def before_last(batch):
         for layer in model.layers[:-1]:
             batch = layer(batch, training=False)
-        return batch.numpy().astype(np.float64)
+        return np.asarray(batch, dtype=np.float64)
 
     features = _batched(before_last, x)
     if isinstance(last, keras.layers.Dense):
@@ -220,6 +221,20 @@ def membership_inference(model, members, non_members, *, method="loss"):
                         membership_scores(model, x_out, y_out, method=method), method)
 
 
+def auc_standard_error(auc, n_members, n_non_members):
+    """Standard error of an AUC estimated from ``n_members`` and ``n_non_members`` examples.
+
+    The Hanley & McNeil (Radiology, 1982) approximation. With 100 members and 100 non-members an
+    AUC near 0.5 is uncertain by about ±0.04: differences smaller than that are noise.
+    """
+    if not 0.0 <= auc <= 1.0:
+        raise ValueError(f"auc must be in [0, 1], got {auc!r}")
+    n1, n2 = _check_count(n_members, "n_members"), _check_count(n_non_members, "n_non_members")
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    variance = (auc * (1 - auc) + (n1 - 1) * (q1 - auc ** 2) + (n2 - 1) * (q2 - auc ** 2)) / (n1 * n2)
+    return float(np.sqrt(max(variance, 0.0)))
+
+
 def membership_inference_per_class(model, members, non_members, *, method="loss", num_classes=None):
     """:func:`membership_inference` restricted to each true class in turn.
 
@@ -316,11 +331,11 @@ def clip_gradients(per_example, l2_norm_clip):
     return clipped, norms
 
 
-def privatize(per_example, *, l2_norm_clip, noise_multiplier, expected_batch_size, seed=None):
+def privatize(per_example, *, l2_norm_clip, noise_multiplier, expected_batch_size, generator=None):
     """The DP-SGD gradient: clip each example, sum, add Gaussian noise, divide.
 
     ``g̃ = (Σ_i clip(g_i, C) + N(0, σ²C² I)) / B`` where ``B`` is the *expected* batch size
-    ``q·n`` of Poisson sampling (dividing by the actual size would leak it).
+    ``q·n`` of Poisson sampling (dividing by the actual size would reveal it).
 
     Args:
         per_example: list of tensors ``(n, *v.shape)``.
@@ -328,19 +343,20 @@ def privatize(per_example, *, l2_norm_clip, noise_multiplier, expected_batch_siz
             ``noise_multiplier == 0``, i.e. no privacy).
         noise_multiplier: ``σ``; the noise standard deviation is ``σ·C``.
         expected_batch_size: ``B``.
-        seed: optional int for reproducible noise (tests).
+        generator: a ``tf.random.Generator`` for the noise (its state lives outside any
+            ``tf.function``, so every step draws fresh noise); default: ``tf.random.normal``.
 
     Returns:
         A list of tensors with the variables' shapes: the noisy average gradient.
     """
     clipped, _ = clip_gradients(per_example, l2_norm_clip)
     stddev = 0.0 if noise_multiplier == 0 else noise_multiplier * l2_norm_clip
+    normal = generator.normal if generator is not None else tf.random.normal
     result = []
-    for i, g in enumerate(clipped):
+    for g in clipped:
         total = tf.reduce_sum(g, axis=0)
         if stddev > 0:
-            noise_seed = None if seed is None else seed + i
-            total += tf.random.normal(tf.shape(total), stddev=stddev, seed=noise_seed, dtype=total.dtype)
+            total += normal(tf.shape(total), stddev=stddev, dtype=total.dtype)
         result.append(total / expected_batch_size)
     return result
 
@@ -356,7 +372,8 @@ def _check_dp_arguments(l2_norm_clip, noise_multiplier):
     return _check_positive(l2_norm_clip, "l2_norm_clip"), noise_multiplier
 
 
-def dp_sgd_step(model, optimizer, x, y, *, l2_norm_clip, noise_multiplier, expected_batch_size, seed=None):
+def dp_sgd_step(model, optimizer, x, y, *, l2_norm_clip, noise_multiplier, expected_batch_size,
+                generator=None):
     """One DP-SGD update of ``model`` on the batch ``(x, y)``; returns the mean loss of the batch.
 
     With ``noise_multiplier=0``, ``l2_norm_clip=None`` and ``expected_batch_size=len(x)`` this is
@@ -366,7 +383,8 @@ def dp_sgd_step(model, optimizer, x, y, *, l2_norm_clip, noise_multiplier, expec
     x = tf.convert_to_tensor(x)
     y = tf.convert_to_tensor(y)
     grads = privatize(per_example_gradients(model, x, y), l2_norm_clip=l2_norm_clip,
-                      noise_multiplier=noise_multiplier, expected_batch_size=expected_batch_size, seed=seed)
+                      noise_multiplier=noise_multiplier, expected_batch_size=expected_batch_size,
+                      generator=generator)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return float(tf.reduce_mean(_LOSS(y, model(x, training=False))))
 
@@ -388,8 +406,8 @@ class DPTrainingLog:
 
 def dp_steps(n, batch_size, epochs):
     """Number of DP-SGD steps for ``epochs`` passes: ``ceil(epochs · n / batch_size)``."""
-    epochs, n, batch_size = _check_count(epochs, "epochs"), _check_count(n, "n"), _check_count(batch_size,
-                                                                                              "batch_size")
+    epochs, n = _check_count(epochs, "epochs"), _check_count(n, "n")
+    batch_size = _check_count(batch_size, "batch_size")
     return int(math.ceil(epochs * n / batch_size))
 
 
@@ -434,8 +452,8 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
     it reports is, strictly, not a proven guarantee for the run — use it only for comparisons.
 
     Args:
-        model: a tf_keras classifier with softmax outputs (a small one: per-example gradients
-            cost memory proportional to batch size × parameters).
+        model: a tf_keras classifier with softmax outputs and no BatchNormalization (a small one:
+            per-example gradients cost memory proportional to batch size × parameters).
         data: a :class:`utils.data.Dataset` (training split) or an ``(x, y)`` pair — the private data.
         l2_norm_clip: the clipping norm ``C`` (> 0).
         noise_multiplier: ``σ`` (≥ 0; 0 means no privacy at all).
@@ -450,6 +468,11 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
         :class:`DPTrainingLog` (pass its fields to :func:`dp_epsilon`).
     """
     _require_model(model)
+    batch_norm = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if batch_norm:
+        raise ValueError(f"DP-SGD cannot train BatchNormalization layers ({batch_norm}): batch statistics "
+                         "mix examples, so one example's influence is no longer bounded by clipping. Use a "
+                         "model without BatchNorm (e.g. utils.models.mlp, or small_cnn(batch_norm=False))")
     l2_norm_clip, noise_multiplier = _check_dp_arguments(l2_norm_clip, noise_multiplier)
     if l2_norm_clip is None:
         raise ValueError("dp_sgd_train needs a positive l2_norm_clip (clipping bounds each example's "
@@ -465,14 +488,15 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
     opt = _make_optimizer(optimizer, learning_rate)
     variables = model.trainable_variables
     masks = [tf.cast(tf.not_equal(v, 0), v.dtype) for v in variables] if freeze_zeros else None
-    rng = np.random.default_rng(seed)
-    tf.random.set_seed(seed)  # the noise
+    rng = np.random.default_rng(seed)                 # the batch sampling
+    generator = tf.random.Generator.from_seed(seed)  # the noise: a fresh draw at every step
     x_all, y_all = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
 
     @tf.function(reduce_retracing=True)  # batch sizes vary with Poisson sampling: trace once for all
     def step(xb, yb):
         grads = privatize(per_example_gradients(model, xb, yb), l2_norm_clip=l2_norm_clip,
-                          noise_multiplier=noise_multiplier, expected_batch_size=float(batch_size))
+                          noise_multiplier=noise_multiplier, expected_batch_size=float(batch_size),
+                          generator=generator)
         opt.apply_gradients(zip(grads, variables))
         if masks is not None:
             for v, m in zip(variables, masks):

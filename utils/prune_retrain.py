@@ -27,8 +27,16 @@ import pandas as pd
 
 from . import _require_model, keras
 from .dynamic import FixedMask, apply_masks, masks_from_weights
-from .pruning import (copy_model, global_sparsity, magnitude_mask, prunable_layers,
-                      prune_low_magnitude, prune_weights, pruning_callbacks, strip)
+from .pruning import (
+    copy_model,
+    global_sparsity,
+    magnitude_mask,
+    prunable_layers,
+    prune_low_magnitude,
+    prune_weights,
+    pruning_callbacks,
+    strip,
+)
 from .training import steps_per_epoch, train
 
 __all__ = ["SparsityLog", "one_shot_fine_tune", "gradual", "iterative_prune", "iterative_sparsities",
@@ -102,9 +110,14 @@ def gradual(model, data, *, final_sparsity, epochs, prune_fraction=0.5, frequenc
     if not 0.0 < prune_fraction <= 1.0:
         raise ValueError(f"prune_fraction must be in (0, 1], got {prune_fraction!r}")
     steps = steps_per_epoch(data, batch_size)
-    end_step = max(1, int(steps * epochs * prune_fraction))
+    frequency = frequency or max(1, steps // 4)
+    # tfmot updates the masks only every `frequency` steps: end on an update, or the target is missed
+    end_step = max(1, int(steps * epochs * prune_fraction)) // frequency * frequency
+    if end_step == 0:
+        raise ValueError(f"frequency={frequency} leaves no mask update within the pruning phase; "
+                         "use a smaller frequency")
     wrapped = prune_low_magnitude(model, final_sparsity=final_sparsity, begin_step=0, end_step=end_step,
-                                  frequency=frequency or max(1, steps // 4))
+                                  frequency=frequency)
     train(wrapped, data, epochs=epochs, batch_size=batch_size,
           callbacks=_callbacks(log, *pruning_callbacks()), **train_kwargs)
     return strip(wrapped)

@@ -460,13 +460,15 @@ class _KeepZeros(keras.callbacks.Callback):
 
     def __init__(self, layers):
         super().__init__()
-        self.pairs = [(layer.kernel, tf.constant(layer.kernel.numpy() != 0, dtype=layer.kernel.dtype))
-                      for layer in layers]
-        self.apply = tf.function(self._apply)
+        pairs = [(layer.kernel, tf.constant(layer.kernel.numpy() != 0, dtype=layer.kernel.dtype))
+                 for layer in layers]
 
-    def _apply(self):
-        for kernel, mask in self.pairs:
-            kernel.assign(kernel * mask)
+        @tf.function(autograph=False)  # a plain Python loop over the layers, traced once
+        def apply_masks():
+            for kernel, mask in pairs:
+                kernel.assign(kernel * mask)
+
+        self.apply = apply_masks
 
     def on_train_begin(self, logs=None):
         self.apply()  # traces the tf.function now, not inside the first (timed) batch

@@ -222,6 +222,9 @@ def prune_filters(model, ratio, *, criterion="l1"):
     _require_model(model)
     _check_criterion(criterion)
     chain = _linear_chain(model)
+    wrapped = [layer.name for layer in chain if type(layer).__name__ == "PruneLowMagnitude"]
+    if wrapped:
+        raise ValueError(f"layers {wrapped} are wrapped by tfmot; call utils.pruning.strip(model) first")
     ratios = _ratios(chain, ratio)
     kept, new_layers, new_weights = None, [], []
     for layer in chain:

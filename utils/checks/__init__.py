@@ -11,8 +11,16 @@ One module per lab (``lab01.py``, ``lab02.py``, …); the shared machinery is in
 
 from .lab01 import exercise_1_1, exercise_1_2, exercise_1_3
 from .lab02 import exercise_2_1, exercise_2_2
+from .lab03 import exercise_3_1, exercise_3_2, exercise_3_3
 from .lab04 import exercise_4_1, exercise_4_2, exercise_4_3, exercise_4_4
+from .lab05 import exercise_5_1, exercise_5_2, exercise_5_3
+from .lab06 import exercise_6_1
 
-__all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3"]
-__all__ += ["exercise_4_1", "exercise_4_2", "exercise_4_3", "exercise_4_4"]
-__all__ += ["exercise_2_1", "exercise_2_2"]
+__all__ = [
+    "exercise_1_1", "exercise_1_2", "exercise_1_3",
+    "exercise_2_1", "exercise_2_2",
+    "exercise_3_1", "exercise_3_2", "exercise_3_3",
+    "exercise_4_1", "exercise_4_2", "exercise_4_3", "exercise_4_4",
+    "exercise_5_1", "exercise_5_2", "exercise_5_3",
+    "exercise_6_1",
+]

@@ -1,0 +1,101 @@
+"""Static schedules at an equal budget (one-shot, gradual, iterative) and lottery-ticket helpers."""
+
+import numpy as np
+import pytest
+
+import utils
+from utils import dynamic, models, pruning, training
+from utils import prune_retrain as pr
+from utils.data import Dataset
+
+
+@pytest.fixture(scope="module")
+def tiny_data(digits):
+    return Dataset(digits.x_train[:256], digits.y_train[:256], digits.x_val, digits.y_val,
+                   digits.x_test, digits.y_test, digits.class_names, "digits-tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_trained(tiny_data):
+    utils.set_seed(0)
+    model = models.mlp((24,))
+    training.train(model, tiny_data, epochs=2, batch_size=32)
+    return model
+
+
+def test_iterative_sparsities_remove_equal_shares():
+    np.testing.assert_allclose(pr.iterative_sparsities(0.9, 3), 1 - 0.1 ** (np.arange(1, 4) / 3))
+    assert pr.iterative_sparsities(0.5, 1) == [0.5]
+    with pytest.raises(ValueError):
+        pr.iterative_sparsities(1.0, 3)
+    with pytest.raises(ValueError):
+        pr.iterative_sparsities(0.9, 0)
+
+
+def _per_layer_sparsity(model):
+    return {row.layer: row.sparsity for row in pruning.sparsity_report(model).itertuples()}
+
+
+def test_one_shot_fine_tune_keeps_the_one_shot_mask(tiny_trained, tiny_data):
+    before = [w.copy() for w in tiny_trained.get_weights()]
+    log = pr.SparsityLog()
+    pruned = pr.one_shot_fine_tune(tiny_trained, tiny_data, sparsity=0.8, epochs=2, batch_size=32, log=log)
+    expected = dynamic.masks_from_weights(pruning.prune_weights(tiny_trained, 0.8))
+    np.testing.assert_array_equal(dynamic.masks_from_weights(pruned)["dense1"], expected["dense1"])
+    assert all(np.array_equal(a, b) for a, b in zip(before, tiny_trained.get_weights()))
+    frame = log.frame()
+    assert list(frame.epoch) == [1, 2] and np.allclose(frame.sparsity, 0.8, atol=0.005)
+    assert frame.val_accuracy.between(0, 1).all()
+
+
+def test_gradual_reaches_the_target_and_logs_a_rising_sparsity(tiny_trained, tiny_data):
+    log = pr.SparsityLog()
+    pruned = pr.gradual(tiny_trained, tiny_data, final_sparsity=0.8, epochs=4, log=log)
+    assert all(abs(s - 0.8) <= 0.005 for s in _per_layer_sparsity(pruned).values())
+    sparsity = log.frame().sparsity.to_numpy()
+    assert np.all(np.diff(sparsity) >= -1e-9) and sparsity[0] < 0.8
+    assert sparsity[-1] == pytest.approx(0.8, abs=0.005)
+    assert not any(type(layer).__name__ == "PruneLowMagnitude" for layer in pruned.layers)
+
+
+def test_iterative_prune_steps_through_the_rounds(tiny_trained, tiny_data):
+    log = pr.SparsityLog()
+    pruned = pr.iterative_prune(tiny_trained, tiny_data, final_sparsity=0.9, rounds=3, epochs=4,
+                                batch_size=32, log=log)
+    assert all(abs(s - 0.9) <= 0.005 for s in _per_layer_sparsity(pruned).values())
+    sparsity = log.frame().sparsity.to_numpy()        # epochs shared 2 + 1 + 1
+    np.testing.assert_allclose(sparsity, [0.536, 0.536, 0.785, 0.9], atol=0.005)
+    with pytest.raises(ValueError, match="rounds"):
+        pr.iterative_prune(tiny_trained, tiny_data, final_sparsity=0.9, rounds=5, epochs=4)
+
+
+def test_schedules_reject_bad_epochs(tiny_trained, tiny_data):
+    with pytest.raises(ValueError, match="epochs"):
+        pr.one_shot_fine_tune(tiny_trained, tiny_data, sparsity=0.5, epochs=0)
+    with pytest.raises(ValueError, match="prune_fraction"):
+        pr.gradual(tiny_trained, tiny_data, final_sparsity=0.5, epochs=2, prune_fraction=0)
+    with pytest.raises(ValueError, match="frequency"):
+        pr.gradual(tiny_trained, tiny_data, final_sparsity=0.5, epochs=1, frequency=100)
+
+
+def test_rewind_and_reinitialise(tiny_data):
+    utils.set_seed(0)
+    model = models.mlp((24,))
+    initial = [w.copy() for w in model.get_weights()]
+    training.train(model, tiny_data, epochs=1, batch_size=32)
+    masks = pr.magnitude_masks(model, 0.75)
+    assert masks["dense1"].mean() == pytest.approx(0.25, abs=0.01)
+    output_kernel = model.get_layer("output").kernel.numpy()
+    np.testing.assert_array_equal(masks["output"], pruning.magnitude_mask(output_kernel, 0.75))
+    ticket = pr.rewind(model, initial, masks)
+    kernel = ticket.get_layer("dense1").kernel.numpy()
+    np.testing.assert_array_equal(kernel, initial[0] * masks["dense1"])     # original init, masked
+    np.testing.assert_array_equal(ticket.get_layer("dense1").bias.numpy(), initial[1])
+    assert ticket is not model and not np.array_equal(model.get_layer("dense1").kernel.numpy(), kernel)
+    fresh = pr.reinitialise(model, masks)
+    fresh_kernel = fresh.get_layer("dense1").kernel.numpy()
+    assert not fresh_kernel[~masks["dense1"]].any()
+    assert not np.allclose(fresh_kernel[masks["dense1"]], initial[0][masks["dense1"]])
+    assert pr.magnitude_masks(model, {"output": 0.5})["dense1"].all()
+    with pytest.raises(ValueError, match="unknown layer"):
+        pr.magnitude_masks(model, {"dense9": 0.5})
