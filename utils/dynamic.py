@@ -31,8 +31,10 @@ import pandas as pd
 
 from . import _require_model, keras, tf
 from .pruning import copy_model, prunable_layers
+from .sap import StochasticActivationPruning, stochastic_activation_pruning
 
 __all__ = [
+    "StochasticActivationPruning", "stochastic_activation_pruning",
     "random_masks", "masks_from_weights", "apply_masks", "mask_sparsity",
     "cosine_drop_fraction", "drop_and_grow", "FixedMask", "DynamicSparseTraining",
     "TopKChannelGate", "gate_channels", "channel_usage", "gating_sweep",

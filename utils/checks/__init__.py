@@ -15,6 +15,8 @@ from .lab03 import exercise_3_1, exercise_3_2, exercise_3_3
 from .lab04 import exercise_4_1, exercise_4_2, exercise_4_3, exercise_4_4
 from .lab05 import exercise_5_1, exercise_5_2, exercise_5_3
 from .lab06 import exercise_6_1
+from .lab07 import exercise_7_1
+from .lab08 import exercise_8_1
 
 __all__ = [
     "exercise_1_1", "exercise_1_2", "exercise_1_3",
@@ -23,4 +25,5 @@ __all__ = [
     "exercise_4_1", "exercise_4_2", "exercise_4_3", "exercise_4_4",
     "exercise_5_1", "exercise_5_2", "exercise_5_3",
     "exercise_6_1",
+    "exercise_7_1", "exercise_8_1",
 ]

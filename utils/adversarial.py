@@ -1,0 +1,421 @@
+"""Adversarial examples under an L∞ budget, robust accuracy and adversarial training.
+
+Threat model used throughout (the *white-box* setting of Madry et al., ICLR 2018): the
+attacker knows the model and its weights, can compute gradients, and may change every pixel
+of an input image by at most ``eps`` (the L∞ budget) while keeping pixel values in the valid
+range [0, 1]. Their goal is an *untargeted* misclassification: any wrong class will do.
+
+Loss convention: the course's models end in a softmax. The attacks maximise Keras's
+sparse categorical cross-entropy of those softmax outputs. ``tf_keras`` computes this loss
+from the logits cached by the softmax activation (``_keras_logits``), so the gradient does
+not vanish for confident predictions (``log(clip(p, 1e-7, 1 - 1e-7))`` of saturated
+probabilities would have a zero gradient and *mask* it; a test checks that it does not).
+
+- :func:`fgsm` — Fast Gradient Sign Method, one step of size ``eps`` (Goodfellow, Shlens,
+  Szegedy, *Explaining and Harnessing Adversarial Examples*, ICLR 2015).
+- :func:`pgd` — Projected Gradient Descent: random start, ``steps`` sign steps of size
+  ``alpha``, each followed by projection back onto the ``eps``-ball and the valid range
+  (Madry et al., *Towards Deep Learning Models Resistant to Adversarial Attacks*, ICLR 2018).
+- :func:`robust_accuracy` — accuracy on the attacked inputs.
+- :func:`adversarial_train` — train on adversarial examples made on the fly (Madry et al.;
+  with ``attack="fgsm"`` it is FGSM with a random start, the cheap variant of Wong, Rice and
+  Kolter, *Fast is better than free*, ICLR 2020).
+- :func:`prune_and_fine_tune` — one-shot magnitude pruning, then fine-tuning with the mask
+  fixed, on clean or on adversarial examples: the simplest form of robustness-aware pruning
+  (compare Ye et al., ICCV 2019; Sehwag et al., HYDRA, NeurIPS 2020).
+
+Every attack accepts ``samples``: the number of forward passes whose input gradients are
+averaged. It is 1 for ordinary (deterministic) models; for a *randomised* model, e.g. one with
+stochastic activation pruning (:mod:`utils.sap`), ``samples > 1`` is the *expectation over
+transformation* (EOT) attack of Athalye, Carlini and Wagner (ICML 2018).
+"""
+
+import numpy as np
+
+from . import _require_model, keras, tf
+
+__all__ = ["input_gradient", "fgsm", "pgd", "robust_accuracy", "adversarial_train",
+           "prune_and_fine_tune", "AdversarialTrainer", "ATTACKS"]
+
+_LOSS = keras.losses.SparseCategoricalCrossentropy(reduction="sum")
+
+
+# ------------------------------------------------------------------ argument checks
+def _check_inputs(x, y=None, clip=(0.0, 1.0)):
+    x = np.asarray(x, dtype=np.float32)
+    low, high = clip
+    if x.size and (x.min() < low or x.max() > high):
+        raise ValueError(f"inputs must lie in the valid range [{low}, {high}], got values in "
+                         f"[{x.min():.3g}, {x.max():.3g}]; scale the images first (they are never clipped "
+                         "silently)")
+    if y is None:
+        return x
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"y must be a 1-D array of integer labels, one per input: got shape {y.shape} "
+                         f"for {len(x)} inputs")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    return x, y.astype(np.int64)
+
+
+def _check_eps(eps, clip=(0.0, 1.0)):
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
+        raise TypeError(f"eps must be a number (the L∞ budget), got {eps!r}")
+    if not 0.0 <= float(eps) <= clip[1] - clip[0]:
+        raise ValueError(f"eps must be in [0, {clip[1] - clip[0]}] (an L∞ budget in pixel units), "
+                         f"got {eps!r}")
+    return float(eps)
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _project(x_adv, x, eps, clip):
+    """Back onto the L∞ ball of radius ``eps`` around ``x`` and into the valid range."""
+    return tf.clip_by_value(tf.clip_by_value(x_adv, x - eps, x + eps), clip[0], clip[1])
+
+
+def _batches(n, batch_size):
+    return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+
+
+# ------------------------------------------------------------------ gradients
+@tf.function(reduce_retracing=True)
+def _one_gradient(model, x, y):
+    """∇ₓ of the summed cross-entropy for one forward pass (compiled once per model)."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = _LOSS(y, model(x, training=False))
+    return tape.gradient(loss, x)
+
+
+def _loss_gradient(model, x, y, samples):
+    """∇ₓ of the summed cross-entropy, averaged over ``samples`` forward passes (tensors in, tensor out)."""
+    total = _one_gradient(model, x, y)
+    for _ in range(samples - 1):  # a randomised model gives a different gradient every pass
+        total += _one_gradient(model, x, y)
+    return total / samples
+
+
+def input_gradient(model, x, y, *, samples=1, batch_size=512):
+    """Gradient of the cross-entropy loss with respect to the *input* images.
+
+    Args:
+        model: a tf_keras classifier with softmax outputs.
+        x: images ``(n, h, w, c)`` in [0, 1].
+        y: integer labels ``(n,)``.
+        samples: forward passes to average over (``> 1`` only matters for randomised models:
+            expectation over transformation, Athalye et al., ICML 2018).
+        batch_size: examples per gradient computation.
+
+    Returns:
+        ``(n, h, w, c)`` float32 array: ∂ loss(model(x_i), y_i) / ∂ x_i for each example.
+    """
+    _require_model(model)
+    x, y = _check_inputs(x, y)
+    samples = _check_positive_int(samples, "samples")
+    grads = [_loss_gradient(model, tf.constant(x[s]), tf.constant(y[s]), samples).numpy()
+             for s in _batches(len(x), batch_size)]
+    return np.concatenate(grads) if grads else np.zeros_like(x)
+
+
+# ------------------------------------------------------------------ attacks
+def fgsm(model, x, y, eps, *, samples=1, clip=(0.0, 1.0), batch_size=512):
+    """Fast Gradient Sign Method (Goodfellow et al., ICLR 2015), untargeted, L∞.
+
+    One step: ``x_adv = clip(x + eps · sign(∇ₓ loss(model(x), y)), 0, 1)``.
+
+    Args:
+        model: a tf_keras classifier with softmax outputs.
+        x: images ``(n, h, w, c)`` in the range ``clip``.
+        y: true integer labels ``(n,)``.
+        eps: L∞ budget, e.g. 0.1 = every pixel may move by at most 10 % of the range.
+        samples: forward passes averaged per gradient (EOT for randomised models).
+        clip: the valid input range.
+
+    Returns:
+        ``x_adv`` of the same shape and dtype float32, with ``|x_adv - x| ≤ eps`` everywhere.
+    """
+    _require_model(model)
+    x, y = _check_inputs(x, y, clip)
+    eps = _check_eps(eps, clip)
+    if eps == 0.0:
+        return x.copy()
+    grad = input_gradient(model, x, y, samples=samples, batch_size=batch_size)
+    return np.clip(x + eps * np.sign(grad), clip[0], clip[1]).astype(np.float32)
+
+
+def _pgd_batch(model, x, y, eps, alpha, steps, random_start, samples, clip, rng):
+    x = tf.constant(x)
+    y = tf.constant(y)
+    if random_start:
+        start = rng.uniform(-eps, eps, size=x.shape).astype(np.float32)
+        x_adv = _project(x + start, x, eps, clip)
+    else:
+        x_adv = x
+    for _ in range(steps):
+        grad = _loss_gradient(model, x_adv, y, samples)
+        x_adv = _project(x_adv + alpha * tf.sign(grad), x, eps, clip)
+    return x_adv.numpy()
+
+
+def _fooled(model, x_adv, y):
+    return np.argmax(model(x_adv, training=False).numpy(), axis=1) != y
+
+
+def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, samples=1,
+        clip=(0.0, 1.0), batch_size=512, seed=0):
+    """Projected Gradient Descent attack (Madry et al., ICLR 2018), untargeted, L∞.
+
+    Start at a uniformly random point of the ``eps``-ball around ``x`` (if ``random_start``),
+    then repeat ``steps`` times: step ``alpha · sign(gradient)`` uphill on the loss, and
+    project back onto the ball ``|x_adv - x| ≤ eps`` and the valid range.
+
+    With ``restarts > 1`` the attack is run again from new random starts, and an example
+    counts as broken if *any* restart fools the model (the harder, more honest evaluation).
+
+    Args:
+        model: a tf_keras classifier with softmax outputs.
+        x: images ``(n, h, w, c)`` in the range ``clip``.
+        y: true integer labels ``(n,)``.
+        eps: L∞ budget.
+        alpha: step size (commonly ``2.5 · eps / steps``).
+        steps: number of gradient steps (a positive int).
+        random_start: start from a random point of the ball (``False``: start at ``x``).
+        restarts: independent runs; the first that fools the model is kept per example.
+        samples: forward passes averaged per gradient (EOT for randomised models).
+        clip: the valid input range.
+        seed: seed of the random starts (same seed → same adversarial examples).
+
+    Returns:
+        ``x_adv``, float32, same shape as ``x``.
+    """
+    _require_model(model)
+    x, y = _check_inputs(x, y, clip)
+    eps = _check_eps(eps, clip)
+    steps = _check_positive_int(steps, "steps")
+    restarts = _check_positive_int(restarts, "restarts")
+    samples = _check_positive_int(samples, "samples")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not alpha > 0:
+        raise ValueError(f"alpha (the step size) must be a positive number, got {alpha!r}")
+    if eps == 0.0:
+        return x.copy()
+    rng = np.random.default_rng(seed)
+    best = x.copy()
+    for s in _batches(len(x), batch_size):
+        remaining = np.ones(s.stop - s.start, dtype=bool)  # not yet fooled
+        for _ in range(restarts):
+            idx = np.flatnonzero(remaining)
+            if idx.size == 0:
+                break
+            x_adv = _pgd_batch(model, x[s][idx], y[s][idx], eps, float(alpha), steps, random_start,
+                               samples, clip, rng)
+            best[s.start + idx] = x_adv
+            remaining[idx[_fooled(model, x_adv, y[s][idx])]] = False
+    return best
+
+
+ATTACKS = {"fgsm": fgsm, "pgd": pgd}
+
+
+def robust_accuracy(model, x, y, attack, eps, *, samples=1, eval_samples=1, **attack_kwargs):
+    """Accuracy of ``model`` on adversarial examples made by ``attack`` with budget ``eps``.
+
+    Args:
+        model: a tf_keras classifier.
+        x, y: clean images in [0, 1] and their integer labels.
+        attack: ``"fgsm"``, ``"pgd"`` or a function ``attack(model, x, y, eps, **kwargs) -> x_adv``.
+        eps: L∞ budget (``0`` gives the clean accuracy).
+        samples: forward passes per gradient for the attack (EOT; see :func:`pgd`).
+        eval_samples: for a *randomised* model, the accuracy is averaged over this many
+            stochastic predictions of the attacked inputs (the expected accuracy over the
+            model's randomness). Leave at 1 for deterministic models.
+        **attack_kwargs: passed on, e.g. ``alpha=0.025, steps=10, restarts=2``.
+
+    Returns:
+        A float in [0, 1].
+    """
+    _require_model(model)
+    x, y = _check_inputs(x, y)
+    eval_samples = _check_positive_int(eval_samples, "eval_samples")
+    if isinstance(attack, str):
+        if attack not in ATTACKS:
+            raise ValueError(f"attack must be one of {sorted(ATTACKS)} or a function, got {attack!r}")
+        attack = ATTACKS[attack]
+    elif not callable(attack):
+        raise TypeError(f"attack must be 'fgsm', 'pgd' or a function, got {type(attack).__name__}")
+    if samples != 1:
+        attack_kwargs["samples"] = samples
+    x_adv = attack(model, x, y, eps, **attack_kwargs)
+    correct = [np.mean(~_fooled(model, x_adv, y)) for _ in range(eval_samples)]
+    return float(np.mean(correct))
+
+
+# ------------------------------------------------------------------ adversarial training
+def _find_kernel(model, name):
+    """The kernel variable of the Dense/Conv layer ``name`` (inside a tfmot wrapper too)."""
+    from .pruning import prunable_layers
+
+    layers = {layer.name: layer for layer in prunable_layers(model)}
+    if name not in layers:
+        raise ValueError(f"masks has layer {name!r}, but the model's prunable layers are {list(layers)}")
+    return layers[name].kernel
+
+
+class AdversarialTrainer(keras.Model):
+    """Wraps a model so that ``fit`` trains it on adversarial examples made for each batch.
+
+    Each training step first perturbs the batch with ``steps`` signed-gradient steps of size
+    ``alpha`` inside the ``eps``-ball (from a random start if ``random_start``), then takes
+    an ordinary optimiser step on the perturbed batch (Madry et al., ICLR 2018). The wrapped
+    model's variables are the ones trained; prediction and validation use clean inputs.
+
+    ``masks`` (``{layer_name: bool array}``, ``True`` = keep) keeps a pruned model pruned: after
+    every step the masked-out kernel weights are set back to zero.
+    """
+
+    def __init__(self, model, *, eps, alpha, steps, random_start=True, clip=(0.0, 1.0), masks=None):
+        super().__init__(name=f"adversarial_{model.name}")
+        self.inner = model
+        self.eps, self.alpha, self.steps = float(eps), float(alpha), int(steps)
+        self.random_start, self.clip = bool(random_start), tuple(float(c) for c in clip)
+        self.masked = [(_find_kernel(model, name), tf.constant(mask, dtype=tf.float32))
+                       for name, mask in (masks or {}).items()]
+
+    def call(self, x, training=None):
+        return self.inner(x, training=training)
+
+    def perturb(self, x, y):
+        """The adversarial version of a batch (graph-friendly, used inside ``train_step``)."""
+        x_adv = x
+        if self.random_start:
+            x_adv = _project(x + tf.random.uniform(tf.shape(x), -self.eps, self.eps), x, self.eps, self.clip)
+        for _ in range(self.steps):
+            with tf.GradientTape() as tape:
+                tape.watch(x_adv)
+                loss = _LOSS(y, self.inner(x_adv, training=False))
+            x_adv = _project(x_adv + self.alpha * tf.sign(tape.gradient(loss, x_adv)), x, self.eps, self.clip)
+        return tf.stop_gradient(x_adv)
+
+    def train_step(self, data):
+        x, y = data
+        x_adv = self.perturb(x, y)
+        with tf.GradientTape() as tape:
+            predictions = self.inner(x_adv, training=True)
+            loss = self.compiled_loss(y, predictions, regularization_losses=self.inner.losses)
+        variables = self.inner.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        for kernel, mask in self.masked:
+            kernel.assign(kernel * mask)
+        self.compiled_metrics.update_state(y, predictions)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+
+def _attack_settings(attack, eps, alpha, steps):
+    if attack == "fgsm":  # FGSM with a random start (Wong et al., 2020): one step of 1.25 eps
+        return (1.25 * eps if alpha is None else alpha), 1 if steps is None else steps
+    if attack == "pgd":
+        steps = 7 if steps is None else _check_positive_int(steps, "steps")
+        return (2.5 * eps / steps if alpha is None else alpha), steps
+    raise ValueError(f"attack must be 'fgsm' (with random start) or 'pgd', got {attack!r}")
+
+
+def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, steps=None,
+                      random_start=True, batch_size=32, learning_rate=1e-3, augment_shift=0,
+                      masks=None, callbacks=(), verbose=0):
+    """Adversarial training (Madry et al., ICLR 2018): fit ``model`` on attacked batches.
+
+    For every batch, adversarial examples are made against the *current* weights and the
+    optimiser step is taken on them. ``attack="fgsm"`` is FGSM from a random start with step
+    ``1.25 · eps`` (Wong, Rice, Kolter, ICLR 2020): one extra gradient per step, so about twice
+    the cost of ordinary training. ``attack="pgd"`` uses ``steps`` (default 7) steps of size
+    ``2.5 · eps / steps``: stronger and ``steps + 1`` times the cost.
+
+    Args:
+        model: a tf_keras model with softmax outputs (trained in place; it may be wrapped by
+            tfmot for pruning, then pass ``callbacks=utils.pruning.pruning_callbacks()``).
+        data: a :class:`utils.data.Dataset` with images in [0, 1].
+        eps: the L∞ budget the model should resist (train at the budget you will test at).
+        epochs: passes over the training set.
+        attack, alpha, steps, random_start: the attack used during training (see above).
+        masks: optional ``{layer_name: bool array}``; masked-out kernel weights stay zero
+            (adversarial fine-tuning of a pruned model).
+        batch_size, learning_rate, augment_shift, callbacks, verbose: as in
+            :func:`utils.training.train`.
+
+    Returns:
+        The Keras ``History``; ``model`` itself is trained in place.
+    """
+    from .training import LOSS, _training_batches
+
+    _require_model(model)
+    eps = _check_eps(eps)
+    epochs = _check_positive_int(epochs, "epochs")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    _check_inputs(data.x_train)
+    alpha, steps = _attack_settings(attack, eps, alpha, steps)
+    trainer = AdversarialTrainer(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start,
+                                 masks=masks)
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=LOSS, metrics=["accuracy"])
+    return trainer.fit(_training_batches(data, batch_size, augment_shift), epochs=epochs,
+                       validation_data=(data.x_val, data.y_val), callbacks=list(callbacks), verbose=verbose)
+
+
+def _kernel_masks(model):
+    """``{layer_name: kernel != 0}`` for every Dense/Conv kernel: the mask a pruned model already has."""
+    from .pruning import prunable_layers
+
+    return {layer.name: layer.kernel.numpy() != 0 for layer in prunable_layers(model)}
+
+
+def prune_and_fine_tune(model, data, *, sparsity, epochs, eps=0.0, scope="global", batch_size=32,
+                        learning_rate=1e-3, augment_shift=0, verbose=0, **attack_kwargs):
+    """One-shot magnitude pruning, then fine-tuning with the mask fixed — clean or adversarial.
+
+    1. :func:`utils.pruning.prune_weights` zeroes the fraction ``sparsity`` of the smallest
+       weights (``scope="global"``: one threshold over all kernels, so small layers such as the
+       first convolution keep more of their few weights);
+    2. the survivors are fine-tuned while the pruned weights stay zero: on clean data if
+       ``eps == 0`` (``utils.dynamic.FixedMask``), otherwise by adversarial training at budget
+       ``eps`` (:func:`adversarial_train` with ``masks``).
+
+    Pruning an adversarially trained model and fine-tuning it adversarially is the baseline of
+    robustness-aware pruning (magnitude pruning + adversarial fine-tuning, as compared in HYDRA,
+    Sehwag et al., NeurIPS 2020; Ye et al., ICCV 2019 prune with the adversarial loss in the loop).
+    Fine-tuning on clean data instead lets the robustness wash out.
+
+    Args:
+        model: a trained tf_keras model; never modified.
+        data: a :class:`utils.data.Dataset`.
+        sparsity: fraction of kernel weights to remove, in [0, 1).
+        epochs: fine-tuning epochs.
+        eps: the L∞ budget of adversarial fine-tuning; 0 for clean fine-tuning.
+        scope: ``"global"`` or ``"layer"``, as in :func:`utils.pruning.prune_weights`.
+        batch_size, learning_rate, augment_shift, verbose: as in :func:`utils.training.train`.
+        **attack_kwargs: ``attack``, ``alpha``, ``steps`` of adversarial fine-tuning.
+
+    Returns:
+        The pruned, fine-tuned model (a new object) with exactly ``sparsity`` zeros.
+    """
+    from .pruning import prune_weights
+
+    eps = _check_eps(eps)
+    pruned = prune_weights(model, sparsity, scope=scope)
+    masks = _kernel_masks(pruned)
+    if eps == 0.0:
+        from .dynamic import FixedMask
+        from .training import train
+
+        if attack_kwargs:
+            raise ValueError(f"{sorted(attack_kwargs)} only apply to adversarial fine-tuning (eps > 0)")
+        train(pruned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+              augment_shift=augment_shift, callbacks=[FixedMask(masks)], verbose=verbose)
+    else:
+        adversarial_train(pruned, data, eps=eps, epochs=epochs, batch_size=batch_size,
+                          learning_rate=learning_rate, augment_shift=augment_shift, masks=masks,
+                          verbose=verbose, **attack_kwargs)
+    return pruned
