@@ -236,6 +236,13 @@ def test_image_grid_rejects_bad_input():
         plots.image_grid(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="titles"):
         plots.image_grid(np.zeros((2, 4, 4)), ["only one"])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        plots.image_grid(np.full((2, 4, 4, 3), 1.5))
+
+
+def test_image_grid_draws_colour_images():
+    axes = plots.image_grid(np.random.default_rng(0).random((3, 4, 4, 3)), ncols=2, title="RGB")
+    assert axes.shape == (2, 2) and axes[0, 0].images[0].get_array().shape == (4, 4, 3)
 
 
 # ------------------------------------------------------------------ self-checks

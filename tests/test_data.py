@@ -89,3 +89,22 @@ def test_bad_val_size_is_rejected(tmp_path):
     np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y, x_test=x, y_test=y)
     with pytest.raises(ValueError, match="val_size"):
         data.load_dataset("mnist", cache_dir=str(tmp_path), val_size=0)
+
+
+def test_breast_cancer_is_real_standardised_and_positive_is_malignant():
+    cancer = data.load_dataset("breast_cancer")
+    assert cancer.class_names == ("benign", "malignant")
+    assert cancer.input_shape == (30,)
+    y_all = np.concatenate([cancer.y_train, cancer.y_val, cancer.y_test])
+    assert len(y_all) == 569 and y_all.sum() == 212  # 212 malignant cases in the Wisconsin data
+    np.testing.assert_allclose(cancer.x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(cancer.x_train.std(axis=0), 1, atol=1e-4)
+    for y in (cancer.y_train, cancer.y_val, cancer.y_test):  # stratified: about 37 % malignant
+        assert abs(y.mean() - 212 / 569) < 0.02
+    assert cancer.x_test.dtype == np.float32 and cancer.y_test.dtype == np.int64
+
+
+def test_breast_cancer_split_depends_on_the_seed_only():
+    a, b, c = (data.load_dataset("breast_cancer", seed=s) for s in (3, 3, 4))
+    np.testing.assert_array_equal(a.x_test, b.x_test)
+    assert not np.array_equal(a.x_test, c.x_test)

@@ -71,6 +71,17 @@ def test_solution_has_no_unexpected_errors_or_missed_targets(path):
                     f"stderr output stored:\n{output.text[:300]}")
 
 
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
+def test_every_stored_figure_has_alt_text(path):
+    """The book shows the solutions' figures; a screen reader needs their alt text."""
+    import alt_text
+
+    missing = [i for i, cell in enumerate(_read(path).cells)
+               if alt_text.has_figure(cell) and not alt_text.alt_text_of(cell)]
+    assert not missing, (f"figure cells {missing} have no alt text: run python scripts/alt_text.py "
+                         f"solutions/{path.name}, then read and improve what it wrote")
+
+
 @pytest.mark.parametrize("path", ALL, ids=_id)
 def test_notebook_layout(path):
     """Title + badges, objectives, the canonical setup cell, a parameters cell, verdicts, summary."""

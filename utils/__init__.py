@@ -82,10 +82,18 @@ def set_seed(seed=0):
     library versions, a notebook then gives the same numbers every run; across CPU
     types tiny floating-point differences remain.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    _check_ints(0, seed=seed)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def _check_ints(minimum, **values):
+    """Raise ValueError unless every keyword value is an int ≥ ``minimum`` (bools are not ints)."""
+    import numbers
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+            kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+            raise ValueError(f"{name} must be {kind}, got {value!r}")
 
 
 def _require_model(model, name="model"):

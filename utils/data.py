@@ -11,6 +11,12 @@ Every default runs offline:
   that names the embedded alternative.
 * ``"sequences"`` — a generated sequence task for RNNs and Transformers
   (:func:`make_sequences`): find the marked symbols among distractors.
+* ``"breast_cancer"`` — scikit-learn's Wisconsin diagnostic breast-cancer set (569 real
+  patients, 30 features of cell nuclei), standardised; label 1 = malignant.
+* ``"traffic_signs"`` — generated RGB traffic signs with nuisances and rare classes
+  (:func:`utils.traffic_signs.make_traffic_signs`).
+* ``"transactions"`` — generated, imbalanced card transactions with customer ids
+  (:func:`utils.transactions.make_transactions`).
 
 All loaders return a :class:`Dataset` with a stratified train / validation / test split.
 """
@@ -21,11 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
 
 __all__ = ["Dataset", "DatasetUnavailableError", "load_dataset", "DATASETS", "DIGIT_NAMES",
-           "make_sequences"]
+           "make_sequences", "load_breast_cancer_set"]
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -222,11 +228,58 @@ def make_sequences(n=4000, *, length=24, vocab=10, num_classes=4, markers=1, see
     return Dataset(*parts, class_names=names, name="sequences")
 
 
+def load_breast_cancer_set(seed=0, val_fraction=0.15, test_fraction=0.2):
+    """The Wisconsin diagnostic breast-cancer data (Street, Wolberg & Mangasarian, 1993).
+
+    569 patients, 30 real-valued features computed from a digitised image of a fine-needle
+    aspirate (mean, standard error and worst value of ten properties of the cell nuclei:
+    radius, texture, perimeter, area, …). The data ship inside scikit-learn, so this works
+    offline. It is a small, clean teaching set, not a clinical validation set.
+
+    Two changes from scikit-learn's version, both to make the lab read naturally:
+
+    * labels are re-coded so that **1 = malignant** (the positive class a screening test
+      looks for) and 0 = benign; scikit-learn uses the opposite;
+    * features are standardised with the mean and standard deviation of the *training*
+      split only (no information from the validation or test patients leaks into it).
+
+    Args:
+        seed: seed of the stratified split.
+        val_fraction, test_fraction: shares of the 569 patients for validation and test.
+
+    Returns:
+        A :class:`Dataset` with float32 inputs of shape ``(n, 30)`` and int64 labels;
+        ``class_names == ("benign", "malignant")``.
+    """
+    bunch = load_breast_cancer()
+    y = (bunch.target == 0).astype(np.int64)  # scikit-learn: 0 = malignant, 1 = benign
+    x = bunch.data.astype(np.float64)
+    x_train, y_train, x_val, y_val, x_test, y_test = _split(
+        x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    x_train, x_val, x_test = ((part - mean) / std for part in (x_train, x_val, x_test))
+    parts = (x_train.astype(np.float32), y_train, x_val.astype(np.float32), y_val,
+             x_test.astype(np.float32), y_test)
+    return Dataset(*parts, class_names=("benign", "malignant"), name="breast_cancer")
+
+
+def _generated(module_name, function_name):
+    """A loader that imports a generator module only when its dataset is asked for."""
+    def load(seed, **kw):
+        import importlib
+        module = importlib.import_module(f"utils.{module_name}")
+        return getattr(module, function_name)(seed=seed, **kw)
+    return load
+
+
 DATASETS = {
     "digits": _load_digits,
     "mnist": lambda seed, **kw: _load_keras_set("mnist", seed, **kw),
     "fashion_mnist": lambda seed, **kw: _load_keras_set("fashion_mnist", seed, **kw),
     "sequences": lambda seed, **kw: make_sequences(seed=seed, **kw),
+    "breast_cancer": load_breast_cancer_set,
+    "traffic_signs": _generated("traffic_signs", "make_traffic_signs"),
+    "transactions": _generated("transactions", "make_transactions"),
 }
 
 
@@ -234,14 +287,15 @@ def load_dataset(name, *, seed=0, **kw):
     """Load a dataset by name and split it (stratified) into train, validation and test sets.
 
     Args:
-        name: one of ``DATASETS`` (``"digits"`` works offline; ``"mnist"`` and
-            ``"fashion_mnist"`` need a network the first time).
+        name: one of ``DATASETS`` (all work offline except ``"mnist"`` and
+            ``"fashion_mnist"``, which need a network the first time).
         seed: the seed of the split.
         **kw: options of the loader, e.g. ``val_fraction`` / ``test_fraction`` for
             ``"digits"``, ``val_size`` / ``cache_dir`` for the Keras sets.
 
     Returns:
-        A :class:`Dataset`; images are float32 in [0, 1] with shape ``(n, 28, 28, 1)``.
+        A :class:`Dataset`. The image sets are float32 in [0, 1] (``(n, 28, 28, 1)`` for the
+        digit sets); the tabular sets are standardised float32 features.
     """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(sorted(DATASETS))}.")

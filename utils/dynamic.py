@@ -22,15 +22,14 @@ Masks are plain NumPy boolean arrays, one per kernel, in a dict keyed by layer n
 Only the kernels of ``Dense`` / ``Conv`` layers are masked, as in :mod:`utils.pruning`.
 """
 
-import logging
 import math
 import numbers
 
 import numpy as np
 import pandas as pd
 
-from . import _require_model, keras, tf
-from .pruning import copy_model, prunable_layers
+from . import _check_ints, _require_model, keras, tf
+from .pruning import _SlowCallbackFilter, copy_model, prunable_layers
 from .sap import StochasticActivationPruning, stochastic_activation_pruning
 
 __all__ = [
@@ -144,8 +143,7 @@ def cosine_drop_fraction(step, *, initial, end_step):
     few near the end, none after ``end_step`` so the final mask can settle.
     """
     initial = _check_fraction(initial, "initial drop fraction", low_open=True)
-    if not isinstance(end_step, numbers.Integral) or end_step < 1:
-        raise ValueError(f"end_step must be a positive int, got {end_step!r}")
+    _check_ints(1, end_step=end_step)
     if step > end_step:
         return 0.0
     return initial / 2 * (1 + math.cos(math.pi * step / end_step))
@@ -177,8 +175,7 @@ def drop_and_grow(weights, mask, n, grow_scores):
         raise ValueError(f"weights {weights.shape}, mask {mask.shape} and grow_scores "
                          f"{grow_scores.shape} must have the same shape")
     active, inactive = np.flatnonzero(mask), np.flatnonzero(~mask)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    _check_ints(0, n=n)
     if n > min(active.size, inactive.size):
         raise ValueError(f"cannot move {n} connections: the kernel has {active.size} active and "
                          f"{inactive.size} inactive positions")
@@ -191,18 +188,6 @@ def drop_and_grow(weights, mask, n, grow_scores):
 
 
 # ------------------------------------------------------------------------- callbacks
-
-class _SlowCallbackFilter(logging.Filter):
-    """Hide Keras' "callback is slow compared to the batch time" warning during masked training.
-
-    A small model's step takes a few milliseconds, so on a busy machine re-applying the masks
-    can take about as long and Keras warns. The masks are needed for correctness, so the
-    callbacks below hide that one warning while they train — and nothing else.
-    """
-
-    def filter(self, record):
-        return "slow compared to the batch time" not in record.getMessage()
-
 
 _QUIET = _SlowCallbackFilter()
 
@@ -330,10 +315,7 @@ class DynamicSparseTraining(FixedMask):
         if method not in ("set", "rigl"):
             raise ValueError(f"method must be 'set' (random regrowth) or 'rigl' (gradient regrowth), "
                              f"got {method!r}")
-        for name, value in (("update_every", update_every), ("end_step", end_step),
-                            ("gradient_batch_size", gradient_batch_size)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        _check_ints(1, update_every=update_every, end_step=end_step, gradient_batch_size=gradient_batch_size)
         self.drop_fraction = _check_fraction(drop_fraction, "drop_fraction", low_open=True)
         for name, mask in self.masks.items():
             density = mask.mean()

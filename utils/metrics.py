@@ -7,8 +7,10 @@ measured, not assumed (:func:`measure_latency`): zeros in a dense kernel do not
 make a dense matrix multiply faster.
 """
 
+import contextlib
 import gzip
 import io
+import logging
 import time
 from dataclasses import dataclass
 
@@ -125,6 +127,28 @@ class Latency:
         return f"{self.median_ms:.2f} ms (IQR {self.iqr_ms:.2f} ms, {self.runs} runs)"
 
 
+class _RetracingFilter(logging.Filter):
+    """Hide TensorFlow's "triggered tf.function retracing" warning while models are timed.
+
+    Each model timed gets its own ``tf.function``, traced once before the timed calls; when five or
+    more are traced in a row TensorFlow suspects a bug and warns. Here the traces are intended and
+    happen outside the timed calls, so the warning is hidden — and only it.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _no_retracing_warning():
+    quiet = _RetracingFilter()
+    tf.get_logger().addFilter(quiet)
+    try:
+        yield
+    finally:
+        tf.get_logger().removeFilter(quiet)
+
+
 def _as_callable(fn_or_model):
     """A Keras model becomes a compiled ``tf.function`` in inference mode; callables pass through."""
     if not callable(fn_or_model):
@@ -166,8 +190,9 @@ def measure_latency(fn_or_model, x, *, warmup=3, runs=20):
     """
     _check_runs(warmup, runs)
     fn, x = _as_callable(fn_or_model), tf.convert_to_tensor(x)
-    for _ in range(warmup):
-        _block(fn(x))
+    with _no_retracing_warning():
+        for _ in range(warmup):
+            _block(fn(x))
     return _summarise([_time_once(fn, x) for _ in range(runs)])
 
 
@@ -188,9 +213,10 @@ def compare_latency(models, x, *, warmup=3, runs=20):
         raise TypeError("models must be a non-empty dict {name: model}")
     _check_runs(warmup, runs)
     fns, x = {name: _as_callable(m) for name, m in models.items()}, tf.convert_to_tensor(x)
-    for fn in fns.values():
-        for _ in range(warmup):
-            _block(fn(x))
+    with _no_retracing_warning():
+        for fn in fns.values():
+            for _ in range(warmup):
+                _block(fn(x))
     times = {name: [] for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():

@@ -163,10 +163,13 @@ def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", siz
     """Show images in a grid with a small title over each one.
 
     Args:
-        images: array ``(n, height, width)`` or ``(n, height, width, 1)``.
+        images: greyscale ``(n, height, width)`` or ``(n, height, width, 1)``, or colour
+            ``(n, height, width, 3)`` with values in [0, 1].
         titles: optional list of ``n`` strings (e.g. ``"true 3 · dense 3 · pruned 5"``).
         ncols: images per row.
         title: the figure's title.
+        cmap: colour map of greyscale images (ignored for colour images).
+        size: inches per image.
 
     Returns:
         The array of Axes (one per cell of the grid; unused cells are blank).
@@ -174,8 +177,13 @@ def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", siz
     images = np.asarray(images)
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
-    if images.ndim != 3 or len(images) == 0:
-        raise ValueError(f"images must have shape (n, height, width[, 1]) with n >= 1, got {images.shape}")
+    colour = images.ndim == 4 and images.shape[-1] == 3
+    if not (images.ndim == 3 or colour) or len(images) == 0:
+        raise ValueError("images must have shape (n, height, width[, 1 or 3]) with n >= 1, "
+                         f"got {images.shape}")
+    if colour and (images.min() < 0 or images.max() > 1):
+        raise ValueError("colour images must have values in [0, 1] (they are never clipped silently), "
+                         f"got [{images.min():.3g}, {images.max():.3g}]")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     ncols = max(1, min(ncols, len(images)))
@@ -186,7 +194,10 @@ def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", siz
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i < len(images):
-            ax.imshow(images[i], cmap=cmap)
+            if colour:
+                ax.imshow(images[i], interpolation="nearest")
+            else:
+                ax.imshow(images[i], cmap=cmap)
             if titles is not None:
                 ax.set_title(titles[i], fontsize=7)
     fig.suptitle(title)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import tensorflow_model_optimization as tfmot
 
-from . import _require_model, keras, tf
+from . import _check_ints, _require_model, keras, tf
 
 __all__ = [
     "magnitude_mask", "prune_weights", "prunable_layers", "sparsity_report",
@@ -205,10 +205,7 @@ def prune_low_magnitude(model, *, final_sparsity, begin_step, end_step, initial_
     if initial_sparsity > final_sparsity:
         raise ValueError(f"initial_sparsity ({initial_sparsity}) must not exceed "
                          f"final_sparsity ({final_sparsity})")
-    for name, value in (("begin_step", begin_step), ("end_step", end_step),
-                        ("frequency", frequency)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    _check_ints(0, begin_step=begin_step, end_step=end_step, frequency=frequency)
     if end_step <= begin_step:
         raise ValueError(f"end_step ({end_step}) must be greater than begin_step ({begin_step})")
     if frequency < 1:
@@ -482,7 +479,8 @@ class _SlowCallbackFilter(logging.Filter):
 
     A small model's training step takes a few milliseconds, so on a busy machine the mask
     callback can take about as long and Keras warns. The warning is harmless here (the
-    callback is needed for correctness), so :func:`fine_tune` hides it — and only it.
+    callback is needed for correctness), so :func:`fine_tune` and the masked-training
+    callbacks of :mod:`utils.dynamic` hide it — and only it.
     """
 
     def filter(self, record):
@@ -490,7 +488,7 @@ class _SlowCallbackFilter(logging.Filter):
 
 
 def fine_tune(model, data, *, epochs, batch_size=32, learning_rate=1e-3, augment_shift=0,
-              callbacks=(), verbose=0):
+              callbacks=(), verbose=0, class_weight=None):
     """Recover a pruned model's accuracy by retraining it with its zeros kept at zero.
 
     This is the *retrain* step of Han et al. (*Learning both Weights and Connections*,
@@ -502,7 +500,7 @@ def fine_tune(model, data, *, epochs, batch_size=32, learning_rate=1e-3, augment
         model: a pruned tf_keras model, e.g. from :func:`prune_weights` (never modified).
         data: a :class:`utils.data.Dataset`.
         epochs: fine-tuning epochs (a positive int).
-        batch_size, learning_rate, augment_shift, callbacks, verbose: as in
+        batch_size, learning_rate, augment_shift, callbacks, verbose, class_weight: as in
             :func:`utils.training.train`; the optimiser starts fresh at every call.
 
     Returns:
@@ -520,7 +518,8 @@ def fine_tune(model, data, *, epochs, batch_size=32, learning_rate=1e-3, augment
     tf.get_logger().addFilter(quiet)
     try:
         train(tuned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-              augment_shift=augment_shift, callbacks=[_KeepZeros(layers), *callbacks], verbose=verbose)
+              augment_shift=augment_shift, callbacks=[_KeepZeros(layers), *callbacks], verbose=verbose,
+              class_weight=class_weight)
     finally:
         tf.get_logger().removeFilter(quiet)
     return tuned

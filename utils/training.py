@@ -6,6 +6,10 @@ targets. Our labels are integer class indices, so the right loss is
 **sparse** categorical cross-entropy.
 """
 
+import numbers
+
+import numpy as np
+
 from . import _require_model, keras, tf
 
 __all__ = ["compile_model", "train", "LOSS", "steps_per_epoch", "random_shift"]
@@ -49,7 +53,7 @@ def _training_batches(data, batch_size, augment_shift):
 
 
 def train(model, data, *, epochs, batch_size=64, callbacks=(), verbose=0, learning_rate=1e-3,
-          augment_shift=0):
+          augment_shift=0, class_weight=None):
     """Compile ``model`` with the course defaults and fit it on ``data.x_train``.
 
     Args:
@@ -62,6 +66,9 @@ def train(model, data, *, epochs, batch_size=64, callbacks=(), verbose=0, learni
         learning_rate: Adam's learning rate.
         augment_shift: if > 0, each training image is shifted by up to this many pixels in
             each direction every epoch (data augmentation; images only, ``(h, w, c)``).
+        class_weight: optional ``{class index: weight}``; each example's loss is multiplied
+            by its class's weight (e.g. :func:`utils.binary.balanced_class_weight` for a rare
+            positive class). Every class that occurs in ``y_train`` needs a weight.
 
     Returns:
         The Keras ``History``. The model is trained in place.
@@ -78,7 +85,23 @@ def train(model, data, *, epochs, batch_size=64, callbacks=(), verbose=0, learni
     if augment_shift and data.x_train.ndim != 4:
         raise ValueError("augment_shift needs image data of shape (n, height, width, channels), "
                          f"got x_train of shape {data.x_train.shape}")
+    _check_class_weight(class_weight, data.y_train)
     compile_model(model, learning_rate=learning_rate)
     return model.fit(_training_batches(data, batch_size, augment_shift), epochs=epochs,
                      validation_data=(data.x_val, data.y_val), callbacks=list(callbacks),
-                     verbose=verbose)
+                     verbose=verbose, class_weight=class_weight)
+
+
+def _check_class_weight(class_weight, y_train):
+    """``class_weight`` is None or maps every training class to a positive number."""
+    if class_weight is None:
+        return
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}, got "
+                        f"{type(class_weight).__name__}")
+    missing = sorted(set(np.unique(y_train).tolist()) - set(class_weight))
+    if missing:
+        raise ValueError(f"class_weight has no weight for the training classes {missing}")
+    bad = {c: w for c, w in class_weight.items() if not (isinstance(w, numbers.Real) and w > 0)}
+    if bad:
+        raise ValueError(f"class weights must be positive numbers, got {bad}")

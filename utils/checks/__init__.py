@@ -17,6 +17,10 @@ from .lab05 import exercise_5_1, exercise_5_2, exercise_5_3
 from .lab06 import exercise_6_1
 from .lab07 import exercise_7_1
 from .lab08 import exercise_8_1
+from .lab09 import exercise_9_1, exercise_9_2
+from .lab10 import exercise_10_1, exercise_10_2, exercise_10_3
+from .lab11 import exercise_11_1, exercise_11_2, exercise_11_3
+from .lab12 import exercise_12_1, exercise_12_2, exercise_12_3
 
 __all__ = [
     "exercise_1_1", "exercise_1_2", "exercise_1_3",
@@ -26,4 +30,8 @@ __all__ = [
     "exercise_5_1", "exercise_5_2", "exercise_5_3",
     "exercise_6_1",
     "exercise_7_1", "exercise_8_1",
+    "exercise_9_1", "exercise_9_2",
+    "exercise_10_1", "exercise_10_2", "exercise_10_3",
+    "exercise_11_1", "exercise_11_2", "exercise_11_3",
+    "exercise_12_1", "exercise_12_2", "exercise_12_3",
 ]

@@ -1,0 +1,104 @@
+import matplotlib
+import numpy as np
+import pytest
+
+from utils import audit, metrics, models, pruning
+
+matplotlib.use("Agg")
+FAST = dict(max_examples=64, latency_runs=3, pgd_steps=3)
+
+
+@pytest.fixture(scope="module")
+def pruned_cnn(trained_cnn):
+    return pruning.prune_weights(trained_cnn, 0.9, scope="global")
+
+
+@pytest.fixture(scope="module")
+def report(trained_cnn, pruned_cnn, digits):
+    members = (digits.x_train[:100], digits.y_train[:100])
+    non_members = (digits.x_val[:100], digits.y_val[:100])
+    recall_of_8 = {"recall of digit 8 (%)": lambda m: 100 * metrics.per_class_accuracy(
+        m, digits.x_test, digits.y_test, 10)[8]}
+    return audit.security_audit(trained_cnn, pruned_cnn, digits, eps=0.1, membership=(members, non_members),
+                                extra_metrics=recall_of_8, **FAST)
+
+
+def test_table_has_every_row_in_order_and_the_change(report):
+    table = report.table()
+    assert list(table.columns) == ["dense", "pruned", "change"]
+    assert list(table.index) == ["clean accuracy (%)", "worst-class accuracy (%)", "ECE", "membership AUC",
+                                 "FGSM accuracy (%)", "PGD accuracy (%)", "recall of digit 8 (%)",
+                                 "non-zero parameters", "gzipped size (KiB)", "median latency (ms)"]
+    np.testing.assert_allclose(table["change"], table["pruned"] - table["dense"])
+
+
+def test_values_agree_with_the_metrics_they_come_from(report, trained_cnn, pruned_cnn, digits):
+    for model, which in ((trained_cnn, "reference"), (pruned_cnn, "candidate")):
+        expected = 100 * metrics.accuracy(model, digits.x_test, digits.y_test)
+        assert report.value("clean accuracy (%)", which) == pytest.approx(expected)
+        assert report.value("non-zero parameters", which) == metrics.count_params(model, nonzero=True)
+    assert report.value("non-zero parameters") < 0.2 * report.value("non-zero parameters", "reference")
+    assert report.value("gzipped size (KiB)") < report.value("gzipped size (KiB)", "reference")
+    for which in ("reference", "candidate"):
+        clean = report.value("clean accuracy (%)", which)
+        assert report.value("PGD accuracy (%)", which) <= clean
+        assert 0.0 <= report.value("membership AUC", which) <= 1.0
+
+
+def test_worst_class_is_the_class_with_the_largest_drop(report, trained_cnn, pruned_cnn, digits):
+    before = metrics.per_class_accuracy(trained_cnn, digits.x_test, digits.y_test, 10)
+    after = metrics.per_class_accuracy(pruned_cnn, digits.x_test, digits.y_test, 10)
+    assert report.worst_class == digits.class_names[int(np.argmax(before - after))]
+    assert report.value("worst-class accuracy (%)", "reference") - report.value("worst-class accuracy (%)") \
+        == pytest.approx(100 * np.max(before - after))
+
+
+def test_identical_models_change_nothing_but_latency(trained_cnn, digits):
+    same = audit.security_audit(trained_cnn, trained_cnn, (digits.x_test, digits.y_test), attacks=("fgsm",),
+                                names=("a", "b"), **FAST)
+    table = same.table().drop(index="median latency (ms)")
+    np.testing.assert_allclose(table["change"], 0.0, atol=1e-9)
+    assert "PGD accuracy (%)" not in same.rows and "membership AUC" not in same.rows
+
+
+def test_tabular_audit_without_attacks():
+    x = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = models.mlp((4,), input_shape=(5,), num_classes=2)
+    result = audit.security_audit(model, model, (x, y), attacks=(), latency_runs=2, names=("m", "m2"))
+    assert "FGSM accuracy (%)" not in result.rows and result.worst_class in ("0", "1")
+
+
+def test_plot_has_one_panel_per_metric(report):
+    figure = report.plot()
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    titles = [ax.get_title() for ax in visible]
+    assert titles[0] == "clean accuracy (%)" and len(titles) == len(report.rows)
+    assert titles[1] == f"worst-class accuracy (%): class {report.worst_class}"
+    assert figure._suptitle.get_text().startswith("Security audit")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(attacks="fgsm"), ValueError, "tuple of names"),
+    (dict(attacks=("cw",)), ValueError, "tuple of names"),
+    (dict(eps=0), ValueError, "eps"),
+    (dict(names=("x", "x")), ValueError, "two different"),
+    (dict(membership=([1, 2],)), TypeError, "members, non_members"),
+    (dict(extra_metrics={"r": 3}), TypeError, "extra_metrics"),
+    (dict(max_examples=0), ValueError, "max_examples"),
+])
+def test_bad_options_raise_clear_errors(trained_cnn, digits, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        audit.security_audit(trained_cnn, trained_cnn, digits, **kwargs)
+
+
+def test_bad_data_and_mismatched_models(trained_cnn, digits):
+    with pytest.raises(TypeError, match="Dataset"):
+        audit.security_audit(trained_cnn, trained_cnn, digits.x_test)
+    with pytest.raises(ValueError, match="integer array"):
+        audit.security_audit(trained_cnn, trained_cnn, (digits.x_test, digits.y_test.astype(float)))
+    other = models.seed_cnn(num_classes=3)
+    with pytest.raises(ValueError, match="same classes"):
+        audit.security_audit(trained_cnn, other, digits)
+    with pytest.raises(KeyError, match="no row"):
+        audit.AuditReport(("a", "b"), {"ECE": (0.1, 0.2)}).value("PGD accuracy (%)")

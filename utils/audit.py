@@ -1,0 +1,242 @@
+"""A security audit to run before shipping a pruned model.
+
+Pruning is usually judged by two numbers: accuracy and size. Chapters 4 and 5 showed that a
+pruned model can also be less fair across classes, worse calibrated, leakier about its training
+data and easier to fool. :func:`security_audit` measures all of these for a *reference* model
+(usually the dense one) and a *candidate* (the pruned one) on the same data, and reports them
+side by side with the change:
+
+============================  =====================================================  ==========
+row                           what it measures                                       better
+============================  =====================================================  ==========
+clean accuracy (%)            top-1 accuracy on the test data                        higher
+worst-class accuracy (%)      accuracy on the class whose accuracy dropped most      higher
+ECE                           expected calibration error (Guo et al., 2017)          lower
+membership AUC                loss-threshold membership inference (Yeom et al., 2018) closer to 0.5
+FGSM accuracy (%)             accuracy under FGSM (Goodfellow et al., 2015)          higher
+PGD accuracy (%)              accuracy under PGD (Madry et al., 2018)                higher
+*your extra rows*             e.g. fraud recall, sensitivity                         (you say)
+non-zero parameters           weights that are not exactly zero                      lower
+gzipped size (KiB)            weights saved and gzip-compressed                      lower
+median latency (ms)           one forward pass, timed round-robin                    lower
+============================  =====================================================  ==========
+
+It is a *screening* tool, not a proof of safety: each row is one attack or one statistic on
+one data set, with the sampling noise of that data set's size.
+"""
+
+import numbers
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import _require_model
+from .adversarial import robust_accuracy
+from .metrics import (
+    accuracy,
+    compare_latency,
+    count_params,
+    expected_calibration_error,
+    gzipped_size,
+    per_class_accuracy,
+)
+from .privacy import membership_inference
+
+__all__ = ["security_audit", "AuditReport", "ATTACKS"]
+
+ATTACKS = ("fgsm", "pgd")
+
+
+@dataclass
+class AuditReport:
+    """The measurements of :func:`security_audit`.
+
+    Attributes:
+        names: ``(reference name, candidate name)``, the table's first two columns.
+        rows: ``{metric: (reference value, candidate value)}`` in table order.
+        worst_class: name of the class whose accuracy dropped most (``None`` if no class data).
+        settings: the attack budget and the numbers of examples each row used.
+    """
+
+    names: tuple
+    rows: dict
+    worst_class: object = None
+    settings: dict = field(default_factory=dict)
+
+    def table(self):
+        """A ``pandas.DataFrame``: one row per metric; reference, candidate and change columns."""
+        frame = pd.DataFrame(self.rows, index=list(self.names)).T
+        frame["change"] = frame[self.names[1]] - frame[self.names[0]]
+        frame.index.name = "metric"
+        return frame
+
+    def value(self, metric, which="candidate"):
+        """One measured value, e.g. ``report.value("PGD accuracy (%)")``."""
+        if metric not in self.rows:
+            raise KeyError(f"no row {metric!r} in this audit; rows: {', '.join(self.rows)}")
+        if which not in ("reference", "candidate"):
+            raise ValueError(f"which must be 'reference' or 'candidate', got {which!r}")
+        return self.rows[metric][0 if which == "reference" else 1]
+
+    def plot(self, ncols=4):
+        """One small bar panel per metric, reference vs candidate.
+
+        Returns:
+            The matplotlib ``Figure``.
+        """
+        metrics = list(self.rows)
+        nrows = int(np.ceil(len(metrics) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 1.9 * nrows), squeeze=False)
+        for ax, metric in zip(axes.flat, metrics):
+            values = self.rows[metric]
+            ax.barh([1, 0], values, color=["#9e9e9e", "#1f77b4"])
+            ax.set_yticks([1, 0], labels=list(self.names))
+            ax.set_title(self._title(metric), fontsize=9)
+            ax.set_xlabel(_unit(metric), fontsize=8)
+            ax.tick_params(labelsize=8)
+        for ax in list(axes.flat)[len(metrics):]:
+            ax.set_visible(False)
+        fig.suptitle(f"Security audit: {self.names[1]} (blue) against {self.names[0]} (grey)")
+        fig.tight_layout()
+        return fig
+
+    def _title(self, metric):
+        if metric == "worst-class accuracy (%)" and self.worst_class is not None:
+            return f"{metric}: class {self.worst_class}"
+        return metric
+
+    def __str__(self):
+        return self.table().to_string(float_format=lambda v: f"{v:,.2f}")
+
+
+def _unit(metric):
+    for unit in ("%", "KiB", "ms"):
+        if f"({unit})" in metric:
+            return unit
+    return "count" if metric == "non-zero parameters" else "value"
+
+
+def _test_split(data):
+    """``(x, y)`` from a Dataset (its test split) or from an ``(x, y)`` pair."""
+    if hasattr(data, "x_test"):
+        x, y = data.x_test, data.y_test
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = data
+    else:
+        raise TypeError("data must be a utils.data.Dataset (its test split is used) or an (x, y) pair, "
+                        f"got {type(data).__name__}")
+    x, y = np.asarray(x, np.float32), np.asarray(y)
+    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be a 1-D integer array with one label per input, got shape {y.shape}, "
+                         f"dtype {y.dtype} for {len(x)} inputs")
+    return x, y.astype(np.int64)
+
+
+def _check_options(attacks, eps, membership, extra_metrics, names, max_examples):
+    unknown = [a for a in attacks if a not in ATTACKS]
+    if isinstance(attacks, str) or unknown:
+        raise ValueError(f"attacks must be a tuple of names from {ATTACKS}, got {attacks!r}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps <= 1:
+        raise ValueError(f"eps must be an L∞ budget in (0, 1] (inputs in [0, 1]), got {eps!r}")
+    if membership is not None and (not isinstance(membership, (tuple, list)) or len(membership) != 2):
+        raise TypeError("membership must be None or (members, non_members), each an (x, y) pair")
+    if extra_metrics is not None and (not isinstance(extra_metrics, dict)
+                                      or not all(callable(f) for f in extra_metrics.values())):
+        raise TypeError("extra_metrics must be a dict {row label: function(model) -> float}")
+    if not (isinstance(names, (tuple, list)) and len(names) == 2 and names[0] != names[1]):
+        raise ValueError(f"names must be two different column names, got {names!r}")
+    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int)
+                                     or max_examples < 1):
+        raise ValueError(f"max_examples must be None or a positive int, got {max_examples!r}")
+
+
+def _attack_subset(x, y, max_examples, seed):
+    """At most ``max_examples`` examples, drawn without replacement with a fixed seed."""
+    if max_examples is None or max_examples >= len(y):
+        return x, y
+    chosen = np.sort(np.random.default_rng(seed).choice(len(y), max_examples, replace=False))
+    return x[chosen], y[chosen]
+
+
+def _worst_class(reference, candidate, x, y, class_names):
+    """(name, reference accuracy, candidate accuracy) of the class whose accuracy dropped most."""
+    num_classes = int(y.max()) + 1 if class_names is None else len(class_names)
+    before = per_class_accuracy(reference, x, y, num_classes)
+    after = per_class_accuracy(candidate, x, y, num_classes)
+    drop = np.where(np.isnan(before - after), -np.inf, before - after)
+    worst = int(np.argmax(drop))
+    name = class_names[worst] if class_names is not None else str(worst)
+    return name, before[worst], after[worst]
+
+
+def _model_rows(model, x, y, x_attack, y_attack, *, attacks, eps, pgd_steps, membership, extra_metrics):
+    """The rows that need only one model: accuracy, ECE, MIA, attacks and the extra metrics."""
+    rows = {"clean accuracy (%)": 100 * accuracy(model, x, y),
+            "ECE": float(expected_calibration_error(model, x, y))}
+    if membership is not None:
+        rows["membership AUC"] = float(membership_inference(model, *membership).auc)
+    if "fgsm" in attacks:
+        rows["FGSM accuracy (%)"] = 100 * robust_accuracy(model, x_attack, y_attack, "fgsm", eps)
+    if "pgd" in attacks:
+        rows["PGD accuracy (%)"] = 100 * robust_accuracy(model, x_attack, y_attack, "pgd", eps,
+                                                         alpha=2.5 * eps / pgd_steps, steps=pgd_steps)
+    for label, metric in (extra_metrics or {}).items():
+        rows[label] = float(metric(model))
+    rows["non-zero parameters"] = count_params(model, nonzero=True)
+    rows["gzipped size (KiB)"] = gzipped_size(model) / 1024
+    return rows
+
+
+def security_audit(reference, candidate, data, *, attacks=ATTACKS, eps=0.1, pgd_steps=10, membership=None,
+                   extra_metrics=None, names=("dense", "pruned"), max_examples=None, latency_batch=1,
+                   latency_runs=20, seed=0):
+    """Measure a candidate (pruned) model against a reference (dense) one, efficiency and security.
+
+    Args:
+        reference, candidate: tf_keras classifiers with softmax outputs, same inputs and classes.
+        data: a :class:`utils.data.Dataset` (its test split is used) or an ``(x, y)`` pair;
+            ``x`` of shape ``(n, *input_shape)``, ``y`` integer labels of shape ``(n,)``.
+        attacks: any of ``"fgsm"``, ``"pgd"`` (L∞, inputs in [0, 1]); ``()`` for tabular data,
+            where an L∞ pixel budget has no meaning.
+        eps: the attacks' L∞ budget, in (0, 1].
+        pgd_steps: PGD steps (step size ``2.5 · eps / steps``, one random start).
+        membership: optional ``(members, non_members)``, each an ``(x, y)`` pair of training and
+            unseen examples; adds the loss-attack membership AUC (0.5 = no leak).
+        extra_metrics: optional ``{row label: function(model) -> float}``, the domain's own
+            metric, e.g. fraud recall or sensitivity.
+        names: the two column names.
+        max_examples: if set, the attacks use at most this many test examples (seeded draw);
+            every other row uses the whole test split.
+        latency_batch: batch size of the latency measurement (1 = one request at a time).
+        latency_runs: timed calls per model (round-robin).
+        seed: seed of the attack subset.
+
+    Returns:
+        An :class:`AuditReport`; ``.table()`` for the numbers, ``.plot()`` for a figure.
+    """
+    for model in (reference, candidate):
+        _require_model(model)
+    attacks = tuple(attacks)
+    _check_options(attacks, eps, membership, extra_metrics, names, max_examples)
+    x, y = _test_split(data)
+    if reference.output_shape[-1] != candidate.output_shape[-1]:
+        raise ValueError("reference and candidate must predict the same classes, got "
+                         f"{reference.output_shape[-1]} and {candidate.output_shape[-1]} outputs")
+    x_attack, y_attack = _attack_subset(x, y, max_examples, seed)
+    options = dict(attacks=attacks, eps=eps, pgd_steps=pgd_steps, membership=membership,
+                   extra_metrics=extra_metrics)
+    ref_rows = _model_rows(reference, x, y, x_attack, y_attack, **options)
+    cand_rows = _model_rows(candidate, x, y, x_attack, y_attack, **options)
+    class_names = getattr(data, "class_names", None)
+    worst, ref_worst, cand_worst = _worst_class(reference, candidate, x, y, class_names)
+    latency = compare_latency({"reference": reference, "candidate": candidate}, x[:latency_batch],
+                              runs=latency_runs)
+    rows = {metric: (ref_rows[metric], cand_rows[metric]) for metric in ref_rows}
+    rows = {"clean accuracy (%)": rows.pop("clean accuracy (%)"),
+            "worst-class accuracy (%)": (100 * ref_worst, 100 * cand_worst), **rows}
+    rows["median latency (ms)"] = (latency["reference"].median_ms, latency["candidate"].median_ms)
+    settings = {"eps": eps, "attacks": attacks, "test examples": len(y), "attack examples": len(y_attack),
+                "latency batch": min(latency_batch, len(y))}
+    return AuditReport(names=tuple(names), rows=rows, worst_class=worst, settings=settings)

@@ -1,0 +1,160 @@
+"""Metrics for two-class problems with a rare positive class (fraud, malignancy).
+
+The course's models end in a 2-way softmax; class 1 is the *positive* class: the one a
+screening or scoring system exists to find. Overall accuracy is a poor headline for such
+tasks: when 1.5 % of transactions are fraud, a model that never flags anything is 98.5 %
+accurate. These functions report what matters instead:
+
+* **recall** (= sensitivity, true-positive rate): the share of positives that are caught;
+* **precision**: the share of flagged cases that are really positive;
+* **specificity** (true-negative rate): the share of negatives that are left alone;
+* **PR-AUC** (average precision): the precision–recall curve summarised over all thresholds
+  (Saito & Rehmsmeier, PLOS ONE 2015, explain why it is more informative than ROC-AUC
+  when positives are rare).
+
+Every function takes the labels ``y`` (shape ``(n,)``, values 0/1) and the *scores*
+``P(class 1)`` (shape ``(n,)``, in [0, 1]) that :func:`positive_scores` computes.
+"""
+
+import numpy as np
+from sklearn.metrics import average_precision_score
+
+from . import _require_model
+from .metrics import predict_proba
+
+__all__ = ["positive_scores", "confusion_at", "recall_at", "precision_at", "sensitivity_specificity",
+           "pr_auc", "threshold_for_recall", "balanced_class_weight"]
+
+
+def _check_labels_scores(y, scores):
+    """Validate ``y`` (0/1 labels) and ``scores`` (probabilities), both of shape ``(n,)``."""
+    y, scores = np.asarray(y), np.asarray(scores, dtype=np.float64)
+    if y.ndim != 1 or scores.shape != y.shape:
+        raise ValueError(f"y and scores must be 1-D arrays of the same length, got shapes {y.shape} "
+                         f"and {scores.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"y must hold binary labels 0/1 (1 = positive), got values {np.unique(y)[:10]}")
+    if scores.size and (np.isnan(scores).any() or scores.min() < 0.0 or scores.max() > 1.0):
+        raise ValueError("scores must be probabilities of the positive class in [0, 1]; pass "
+                         "positive_scores(model, x), not logits or class indices")
+    return y.astype(np.int64), scores
+
+
+def _check_threshold(threshold):
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
+            or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    return float(threshold)
+
+
+def positive_scores(model, x, batch_size=512):
+    """``P(class 1 | x)`` from a 2-class softmax model.
+
+    Args:
+        model: a tf_keras classifier with 2 softmax outputs.
+        x: inputs, shape ``(n, *input_shape)``.
+
+    Returns:
+        float64 array of shape ``(n,)``.
+    """
+    _require_model(model)
+    if model.output_shape[-1] != 2:
+        raise ValueError("positive_scores needs a model with 2 softmax outputs, got "
+                         f"{model.output_shape[-1]}")
+    return predict_proba(model, np.asarray(x, np.float32), batch_size)[:, 1].astype(np.float64)
+
+
+def confusion_at(y, scores, threshold=0.5):
+    """Counts of the confusion matrix when every score ≥ ``threshold`` is flagged positive.
+
+    Returns:
+        ``dict(tp=…, fp=…, tn=…, fn=…)`` of ints.
+    """
+    y, scores = _check_labels_scores(y, scores)
+    flagged = scores >= _check_threshold(threshold)
+    positive = y == 1
+    return {"tp": int(np.sum(flagged & positive)), "fp": int(np.sum(flagged & ~positive)),
+            "tn": int(np.sum(~flagged & ~positive)), "fn": int(np.sum(~flagged & positive))}
+
+
+def _ratio(numerator, denominator, what):
+    if denominator == 0:
+        raise ValueError(f"{what} is undefined: there are no examples in its denominator")
+    return numerator / denominator
+
+
+def recall_at(y, scores, threshold=0.5):
+    """Recall (sensitivity) = TP / (TP + FN): the share of positives that are flagged."""
+    c = confusion_at(y, scores, threshold)
+    return _ratio(c["tp"], c["tp"] + c["fn"], "recall (no positive examples)")
+
+
+def precision_at(y, scores, threshold=0.5):
+    """Precision = TP / (TP + FP): the share of flagged examples that are positive.
+
+    Returns 1.0 when nothing is flagged (no false alarms were raised); check the recall too.
+    """
+    c = confusion_at(y, scores, threshold)
+    return 1.0 if c["tp"] + c["fp"] == 0 else c["tp"] / (c["tp"] + c["fp"])
+
+
+def sensitivity_specificity(y, scores, threshold=0.5):
+    """``(sensitivity, specificity)`` = (TP / (TP + FN), TN / (TN + FP)), each in [0, 1]."""
+    c = confusion_at(y, scores, threshold)
+    return (_ratio(c["tp"], c["tp"] + c["fn"], "sensitivity (no positive examples)"),
+            _ratio(c["tn"], c["tn"] + c["fp"], "specificity (no negative examples)"))
+
+
+def pr_auc(y, scores):
+    """Area under the precision–recall curve, as average precision (scikit-learn).
+
+    A random scorer gets the positive rate (e.g. 0.015 for 1.5 % fraud), a perfect one 1.0.
+    """
+    y, scores = _check_labels_scores(y, scores)
+    if not y.any():
+        raise ValueError("PR-AUC is undefined without positive examples")
+    return float(average_precision_score(y, scores))
+
+
+def threshold_for_recall(y, scores, target_recall):
+    """The highest threshold whose recall on ``(y, scores)`` is at least ``target_recall``.
+
+    Use it on a *validation* split, then apply the threshold to the test split: choosing it on
+    the test data would make the test recall an optimistic, not an honest, estimate.
+
+    Args:
+        y, scores: labels and positive-class scores, shape ``(n,)``.
+        target_recall: in (0, 1].
+
+    Returns:
+        A float threshold; flag ``scores >= threshold``.
+    """
+    y, scores = _check_labels_scores(y, scores)
+    if isinstance(target_recall, bool) or not isinstance(target_recall, (int, float, np.floating)) \
+            or not 0.0 < target_recall <= 1.0:
+        raise ValueError(f"target_recall must be a number in (0, 1], got {target_recall!r}")
+    positive_scores_sorted = np.sort(scores[y == 1])[::-1]  # highest first
+    if positive_scores_sorted.size == 0:
+        raise ValueError("threshold_for_recall needs at least one positive example")
+    needed = int(np.ceil(target_recall * positive_scores_sorted.size))  # positives to catch
+    return float(positive_scores_sorted[needed - 1])
+
+
+def balanced_class_weight(y):
+    """Keras ``class_weight`` that gives every class the same total weight.
+
+    ``weight[c] = n / (number of classes · count of c)`` — scikit-learn's "balanced" rule. With
+    1.5 % fraud, a fraud example weighs about 33 and a legitimate one about 0.5.
+
+    Args:
+        y: integer labels, shape ``(n,)``.
+
+    Returns:
+        ``{class index: weight}`` for every class present in ``y``.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must be a non-empty 1-D array of integer labels, got shape {y.shape} "
+                         f"and dtype {y.dtype}")
+    classes, counts = np.unique(y, return_counts=True)
+    return {int(c): float(len(y) / (len(classes) * k)) for c, k in zip(classes, counts)}
