@@ -201,3 +201,18 @@ def test_exercise_7_1_catches_common_mistakes(trained_cnn, batch, capsys):
 
     checks.exercise_7_1(stub, trained_cnn, *batch)
     assert "not done yet" in capsys.readouterr().out
+
+
+def test_adversarial_train_applies_class_weights(digits):
+    """Tiny class weights scale the loss to almost nothing, so Adam's steps (m / (√v + ε)) vanish."""
+    with pytest.raises(ValueError, match="positive"):
+        adversarial.adversarial_train(models.mlp((8,)), digits, eps=0.1, epochs=1,
+                                      class_weight={c: 0.0 for c in range(10)})
+    moved = {}
+    for label, weights in (("tiny", {c: 1e-30 for c in range(10)}), ("none", None)):
+        utils.set_seed(0)
+        model = models.mlp((8,))
+        before = model.get_weights()
+        adversarial.adversarial_train(model, digits, eps=0.1, epochs=1, class_weight=weights)
+        moved[label] = max(np.abs(a - b).max() for a, b in zip(model.get_weights(), before))
+    assert moved["tiny"] < 1e-6 < 1e-3 < moved["none"]

@@ -302,11 +302,12 @@ class AdversarialTrainer(keras.Model):
         return tf.stop_gradient(x_adv)
 
     def train_step(self, data):
-        x, y = data
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)  # weights come from class_weight
         x_adv = self.perturb(x, y)
         with tf.GradientTape() as tape:
             predictions = self.inner(x_adv, training=True)
-            loss = self.compiled_loss(y, predictions, regularization_losses=self.inner.losses)
+            loss = self.compiled_loss(y, predictions, sample_weight=sample_weight,
+                                      regularization_losses=self.inner.losses)
         variables = self.inner.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         for kernel, mask in self.masked:
@@ -326,7 +327,7 @@ def _attack_settings(attack, eps, alpha, steps):
 
 def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, steps=None,
                       random_start=True, batch_size=32, learning_rate=1e-3, augment_shift=0,
-                      masks=None, callbacks=(), verbose=0):
+                      masks=None, callbacks=(), verbose=0, class_weight=None):
     """Adversarial training (Madry et al., ICLR 2018): fit ``model`` on attacked batches.
 
     For every batch, adversarial examples are made against the *current* weights and the
@@ -344,13 +345,15 @@ def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, st
         attack, alpha, steps, random_start: the attack used during training (see above).
         masks: optional ``{layer_name: bool array}``; masked-out kernel weights stay zero
             (adversarial fine-tuning of a pruned model).
-        batch_size, learning_rate, augment_shift, callbacks, verbose: as in
-            :func:`utils.training.train`.
+        batch_size, learning_rate, augment_shift, callbacks, verbose, class_weight: as in
+            :func:`utils.training.train` (``class_weight`` weights each adversarial example's loss by
+            its class — adversarial training tends to widen the gaps between classes, Xu et al.,
+            ICML 2021, and a rare class may need the extra weight).
 
     Returns:
         The Keras ``History``; ``model`` itself is trained in place.
     """
-    from .training import LOSS, _training_batches
+    from .training import LOSS, _check_class_weight, _training_batches
 
     _require_model(model)
     eps = _check_eps(eps)
@@ -360,9 +363,11 @@ def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, st
     alpha, steps = _attack_settings(attack, eps, alpha, steps)
     trainer = AdversarialTrainer(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start,
                                  masks=masks)
+    _check_class_weight(class_weight, data.y_train)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=LOSS, metrics=["accuracy"])
     return trainer.fit(_training_batches(data, batch_size, augment_shift), epochs=epochs,
-                       validation_data=(data.x_val, data.y_val), callbacks=list(callbacks), verbose=verbose)
+                       validation_data=(data.x_val, data.y_val), callbacks=list(callbacks), verbose=verbose,
+                       class_weight=class_weight)
 
 
 def _kernel_masks(model):
