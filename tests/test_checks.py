@@ -83,3 +83,11 @@ def test_exercise_1_3_catches_the_documents_threshold_call(trained_mlp, capsys):
     checks.exercise_1_3(lambda m, s, e: tfmot.sparsity.keras.prune_low_magnitude(
         pruning.copy_model(m), threshold=0.25), trained_mlp)
     assert "✘ schedule is ConstantSparsity" in capsys.readouterr().out
+
+
+def test_verdict_prints_one_tick_or_not_met_line(capsys):
+    from utils import checks
+
+    checks.verdict(True, "accuracy ≥ 97 %")
+    checks.verdict(False, "size ≤ 1/3")
+    assert capsys.readouterr().out == "✔ accuracy ≥ 97 %\n✘ NOT MET: size ≤ 1/3\n"

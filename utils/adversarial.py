@@ -353,7 +353,7 @@ def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, st
     Returns:
         The Keras ``History``; ``model`` itself is trained in place.
     """
-    from .training import LOSS, _check_class_weight, _training_batches
+    from .training import LOSS, VALIDATION_BATCH_SIZE, _check_class_weight, _training_batches
 
     _require_model(model)
     eps = _check_eps(eps)
@@ -367,7 +367,7 @@ def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, st
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=LOSS, metrics=["accuracy"])
     return trainer.fit(_training_batches(data, batch_size, augment_shift), epochs=epochs,
                        validation_data=(data.x_val, data.y_val), callbacks=list(callbacks), verbose=verbose,
-                       class_weight=class_weight)
+                       class_weight=class_weight, validation_batch_size=VALIDATION_BATCH_SIZE)
 
 
 def _kernel_masks(model):

@@ -7,8 +7,10 @@ gentle reminder instead of a traceback, so an unfinished exercise never stops th
 of the lab. Nothing is returned, so a notebook shows only these lines.
 
 One module per lab (``lab01.py``, ``lab02.py``, …); the shared machinery is in ``_core.py``.
+``check.verdict(ok, text)`` prints one line of a lab's verdict cells.
 """
 
+from ._core import verdict
 from .lab01 import exercise_1_1, exercise_1_2, exercise_1_3
 from .lab02 import exercise_2_1, exercise_2_2
 from .lab03 import exercise_3_1, exercise_3_2, exercise_3_3
@@ -23,6 +25,7 @@ from .lab11 import exercise_11_1, exercise_11_2, exercise_11_3
 from .lab12 import exercise_12_1, exercise_12_2, exercise_12_3
 
 __all__ = [
+    "verdict",
     "exercise_1_1", "exercise_1_2", "exercise_1_3",
     "exercise_2_1", "exercise_2_2",
     "exercise_3_1", "exercise_3_2", "exercise_3_3",

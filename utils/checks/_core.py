@@ -29,6 +29,15 @@ class Report:
         return self.failures == 0
 
 
+def verdict(ok, text):
+    """Print one verdict line of a lab: ``✔ text`` if the target ``text`` is met, else ``✘ NOT MET: text``.
+
+    Verdict cells compare a lab's measured results with its targets; the hygiene test and nbval
+    compare their printed lines, so ``text`` states the target, not the measured number.
+    """
+    print(("✔ " if ok else "✘ NOT MET: ") + text)
+
+
 def self_check(title):
     """Decorator: turn ``NotImplementedError`` and crashes into friendly messages."""
 
