@@ -18,7 +18,10 @@ def _overconfident(n=4000, seed=0):
 
 
 def _probability_model(num_classes):
-    """A model whose output is its input: lets a test feed chosen probabilities through Keras."""
+    """A model whose output is its input: lets a test feed chosen probabilities through Keras.
+
+    Its last layer is linear, so the calls say ``from_logits=False``: these outputs are probabilities.
+    """
     inputs = keras.Input(shape=(num_classes,))
     outputs = keras.layers.Activation("linear", name="identity")(inputs)
     return keras.Model(inputs, outputs)
@@ -54,10 +57,10 @@ def test_apply_temperature_survives_exact_zeros():
 def test_fit_temperature_softens_an_overconfident_model_and_lowers_ece():
     probs, y = _overconfident()
     model = _probability_model(2)
-    t = calibration.fit_temperature(model, probs.astype("float32"), y)
+    t = calibration.fit_temperature(model, probs.astype("float32"), y, from_logits=False)
     assert t > 1.5
-    before = metrics.expected_calibration_error(None, probs, y)
-    after = metrics.expected_calibration_error(None, calibration.apply_temperature(probs, t), y)
+    before = calibration.expected_calibration_error(None, probs, y)
+    after = calibration.expected_calibration_error(None, calibration.apply_temperature(probs, t), y)
     assert before > 0.15 and after < before / 3
     # it really is the minimum of the NLL
     best = calibration.temperature_nll(probs, y, t)
@@ -73,7 +76,7 @@ def test_fit_temperature_sharpens_an_underconfident_model():
     predicted = np.where(correct, y, 1 - y)
     probs = np.full((n, 2), 0.4)
     probs[np.arange(n), predicted] = 0.6                # right 95 % of the time, claims 60 %
-    t = calibration.fit_temperature(_probability_model(2), probs.astype("float32"), y)
+    t = calibration.fit_temperature(_probability_model(2), probs.astype("float32"), y, from_logits=False)
     assert t < 1
 
 
@@ -87,7 +90,7 @@ def test_fit_temperature_is_near_one_for_a_calibrated_model():
     probs = np.empty((n, 2))
     probs[np.arange(n), predicted] = top
     probs[np.arange(n), 1 - predicted] = 1 - top
-    t = calibration.fit_temperature(_probability_model(2), probs.astype("float32"), y)
+    t = calibration.fit_temperature(_probability_model(2), probs.astype("float32"), y, from_logits=False)
     assert t == pytest.approx(1.0, abs=0.08)
 
 
@@ -167,26 +170,25 @@ def test_fit_temperature_rejects_bad_inputs(trained_mlp, digits):
         calibration.fit_temperature(trained_mlp, x, y[:-1])
     with pytest.raises(TypeError, match="integer"):
         calibration.fit_temperature(trained_mlp, x, y.astype(float))
-    with pytest.raises(ValueError, match="labels must be in"):
+    with pytest.raises(ValueError, match="labels in"):
         calibration.fit_temperature(trained_mlp, x, y + 10)
     with pytest.raises(ValueError, match="empty"):
         calibration.fit_temperature(trained_mlp, x[:0], y[:0])
-    with pytest.raises(ValueError, match="softmax"):  # a model that outputs logits
-        logits = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
-        calibration.fit_temperature(logits, x, y)
+    with pytest.raises(TypeError, match="from_logits"):
+        calibration.fit_temperature(trained_mlp, x, y, from_logits="yes")
 
 
 def test_fit_temperature_explains_an_all_correct_validation_set():
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]], dtype="float32")
     with pytest.raises(ValueError, match="correctly"):
-        calibration.fit_temperature(_probability_model(2), probs, np.array([0, 1, 0]))
+        calibration.fit_temperature(_probability_model(2), probs, np.array([0, 1, 0]), from_logits=False)
 
 
 def test_fit_temperature_explains_an_uninformative_model():
     probs = np.tile(np.array([[0.8, 0.2]], dtype="float32"), (20, 1))
     y = np.array([1] * 19 + [0])                        # confidently wrong 19 times out of 20
     with pytest.raises(ValueError, match="edge of the search range"):
-        calibration.fit_temperature(_probability_model(2), probs, y)
+        calibration.fit_temperature(_probability_model(2), probs, y, from_logits=False)
 
 
 def test_fit_temperature_accepts_probabilities_directly(trained_mlp, digits):
@@ -198,7 +200,7 @@ def test_fit_temperature_accepts_probabilities_directly(trained_mlp, digits):
 
 def test_ece_interval_contains_the_ece_and_shrinks_with_more_data():
     probs, y = _overconfident(4000)
-    ece = metrics.expected_calibration_error(None, probs, y)
+    ece = calibration.expected_calibration_error(None, probs, y)
     low, high = calibration.ece_interval(probs, y, resamples=200)
     assert low <= ece <= high and high - low < 0.05
     small_low, small_high = calibration.ece_interval(probs[:100], y[:100], resamples=200)
@@ -207,10 +209,11 @@ def test_ece_interval_contains_the_ece_and_shrinks_with_more_data():
         calibration.ece_interval(probs, y, resamples=50, seed=3)
 
 
-@pytest.mark.parametrize("kwargs", [{"resamples": 0}, {"level": 1.0}, {"level": 90}, {"resamples": 2.5}])
-def test_ece_interval_rejects_bad_options(kwargs):
+@pytest.mark.parametrize("kwargs, error", [({"resamples": 0}, ValueError), ({"level": 1.0}, ValueError),
+                                           ({"level": 90}, ValueError), ({"resamples": 2.5}, TypeError)])
+def test_ece_interval_rejects_bad_options(kwargs, error):
     probs, y = _overconfident(50)
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
+    with pytest.raises(error, match=next(iter(kwargs))):
         calibration.ece_interval(probs, y, **kwargs)
 
 
@@ -296,3 +299,58 @@ def test_lab11_checks_are_gentle_with_stubs(capsys):
         raise NotImplementedError("Exercise 11.1: replace this line with your code")
     out = _run_check(checks.exercise_11_1, stub, capsys)
     assert "not done yet" in out and "✘" not in out
+
+
+def _calibrated(n=50_000, seed=0):
+    """A toy predictor that is right exactly as often as it is confident."""
+    rng = np.random.default_rng(seed)
+    confidence = rng.uniform(0.4, 1.0, n)   # always above the runners-up, (1 - c) / 2 <= 0.3
+    y = rng.integers(0, 3, n)
+    right = rng.uniform(size=n) < confidence
+    predicted = np.where(right, y, (y + 1) % 3)
+    probs = np.full((n, 3), 0.0)
+    probs[np.arange(n), predicted] = confidence
+    probs[np.arange(n), (predicted + 1) % 3] = (1 - confidence) / 2
+    probs[np.arange(n), (predicted + 2) % 3] = (1 - confidence) / 2
+    return probs, y
+
+
+def test_ece_of_a_calibrated_predictor_is_about_zero():
+    probs, y = _calibrated()
+    assert calibration.expected_calibration_error(None, probs, y) < 0.01
+
+
+def test_ece_of_an_over_confident_predictor_is_its_gap():
+    probs = np.tile([0.99, 0.01], (100, 1))
+    y = np.array([0] * 70 + [1] * 30)           # 99 % confident, 70 % right
+    assert calibration.expected_calibration_error(None, probs, y) == pytest.approx(0.29)
+
+
+def test_calibration_bins_follow_guo_et_al():
+    probs = np.array([[0.6, 0.4], [0.61, 0.39], [1.0, 0.0], [0.5, 0.5]])
+    y = np.array([0, 1, 0, 0])
+    table = calibration.calibration_bins(probs, y, bins=5)
+    assert table["count"].tolist() == [0, 0, 2, 1, 1]   # 0.5, 0.6 ∈ (0.4, 0.6]; 0.61 ∈ (0.6, 0.8]
+    assert table.loc[2, "confidence"] == pytest.approx(0.55) and table.loc[2, "accuracy"] == 1.0
+    assert table.loc[3, "accuracy"] == 0.0 and np.isnan(table.loc[0, "accuracy"])
+    expected = (2 * abs(1.0 - 0.55) + 1 * abs(0.0 - 0.61) + 1 * abs(1.0 - 1.0)) / 4
+    assert calibration.expected_calibration_error(None, probs, y, bins=5) == pytest.approx(expected)
+
+
+def test_ece_of_a_model_equals_ece_of_its_probabilities(trained_mlp, digits):
+    probs = metrics.predict_proba(trained_mlp, digits.x_test)
+    direct = calibration.expected_calibration_error(trained_mlp, digits.x_test, digits.y_test)
+    assert direct == calibration.expected_calibration_error(None, probs, digits.y_test)
+    assert 0.0 <= direct <= 1.0
+
+
+@pytest.mark.parametrize("probs, y, bins, error, match", [
+    (np.ones((3, 2)), np.zeros(3, int), 15, ValueError, "sum to 1"),
+    (np.ones(3) / 3, np.zeros(1, int), 15, ValueError, "shape"),
+    (np.full((2, 2), 0.5), np.zeros(3, int), 15, ValueError, "one label per example"),
+    (np.full((2, 2), 0.5), np.zeros(2), 15, TypeError, "integer"),
+    (np.full((2, 2), 0.5), np.zeros(2, int), 0, ValueError, "bins"),
+])
+def test_ece_rejects_bad_input(probs, y, bins, error, match):
+    with pytest.raises(error, match=match):
+        calibration.expected_calibration_error(None, probs, y, bins)

@@ -33,8 +33,8 @@ from notebook_template import SETUP_CELL, setup_source
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # What the notebooks need that is already on Colab (not reinstalled there).
-COLAB_HAS = {"tensorflow", "tf-keras", "numpy", "scipy", "scikit-learn", "threadpoolctl", "pandas",
-             "matplotlib", "pillow", "tqdm", "ipython", "ipykernel"}
+COLAB_HAS = {"tensorflow", "tf-keras", "keras", "numpy", "scipy", "scikit-learn", "threadpoolctl",
+             "pandas", "matplotlib", "pillow", "tqdm", "ipython", "ipykernel"}
 # Pinned in requirements.txt only to make the resolver's choice explicit; on Colab pip brings them
 # as dependencies of requirements-colab.txt's packages (attrs < 24 for dp-accounting,
 # backports.strenum for ai-edge-litert).
@@ -43,7 +43,8 @@ DEPENDENCIES = {"attrs", "backports-strenum"}
 NOT_FOR_NOTEBOOKS = {"jupyter-book", "sphinx", "myst-nb", "myst-parser", "sphinx-book-theme",
                      "sphinxcontrib-bibtex", "sphinx-exercise", "docutils", "jupyter-cache",
                      "sphinx-mathjax-offline", "nbformat", "nbclient", "jupyterlab", "notebook", "pytest",
-                     "pytest-xdist", "nbval", "hypothesis", "ruff", "selenium"}
+                     "pytest-xdist", "nbval", "hypothesis", "ruff", "selenium",
+                     "adversarial-robustness-toolbox"}
 
 
 def _name(name):

@@ -1,10 +1,13 @@
 """Tests for utils.deploy: TFLite conversion, quantization, sparsity and LiteRT inference."""
 
+import os
+
 import numpy as np
 import pytest
 
 import utils
 from utils import checks, deploy, metrics, models, pruning
+from utils._core import is_pruning_wrapper
 from utils.metrics import Latency
 
 
@@ -53,8 +56,11 @@ def test_int8_with_integer_io_is_quantized_and_dequantized(trained_mlp, int8_byt
     b = deploy.to_tflite(trained_mlp, quantize="int8", representative=digits.x_train[:100], integer_io=True)
     assert deploy.tflite_io_types(b) == ("int8", "int8")
     io = deploy.tflite_io(b)
-    assert io["input"]["shape"] == (1, 28, 28, 1) and io["input"]["scale"] > 0
-    assert -128 <= io["input"]["zero_point"] <= 127
+    assert io["input"]["shape"] == (1, 28, 28, 1)
+    # pixels in [0, 1] on 256 int8 steps: 0 ↦ -128, 1 ↦ 127, one step = 1/255
+    assert io["input"]["zero_point"] == -128 and io["input"]["scale"] == pytest.approx(1 / 255)
+    # softmax outputs in [0, 1): TFLite fixes their scale at 1/256 with zero point -128
+    assert io["output"]["zero_point"] == -128 and io["output"]["scale"] == pytest.approx(1 / 256)
     x = digits.x_test[:120]
     with_int_io = deploy.tflite_predict(b, x)
     with_float_io = deploy.tflite_predict(int8_bytes, x)
@@ -95,7 +101,7 @@ def test_sparse_int8_model_runs_with_builtin_kernels(pruned_mlp, digits):
     plain = deploy.to_tflite(pruned_mlp, quantize="int8", representative=digits.x_train[:100])
     assert len(b) < len(plain)
     run = deploy.tflite_function(b)
-    assert run.runtime in ("XNNPACK", "built-in kernels")
+    assert run.runtime == "built-in kernels"   # XNNPACK refuses this sparse format (tensorflow#56166)
     x = digits.x_test[:100]
     assert np.mean(run(x).argmax(1) == deploy.tflite_predict(plain, x).argmax(1)) >= 0.97
 
@@ -110,7 +116,8 @@ def test_pruning_wrappers_are_stripped_before_conversion(trained_mlp, digits):
     x = digits.x_test[:50]
     np.testing.assert_allclose(deploy.tflite_predict(b, x),
                                metrics.predict_proba(pruning.strip(wrapped), x), atol=1e-5)
-    assert not any(type(layer).__name__ == "PruneLowMagnitude" for layer in trained_mlp.layers)
+    assert not any(is_pruning_wrapper(layer) for layer in trained_mlp.layers)  # the input is untouched
+    assert any(is_pruning_wrapper(layer) for layer in wrapped.layers)
 
 
 def test_conversion_and_inference_leave_stderr_clean(trained_mlp, digits, capfd, caplog):
@@ -126,6 +133,22 @@ def test_conversion_and_inference_leave_stderr_clean(trained_mlp, digits, capfd,
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
     assert not [r for r in caplog.records if r.name == "tensorflow"]
+
+
+def test_quiet_tflite_hides_native_stderr_only_inside_the_block(capfd):
+    with deploy.quiet_tflite():
+        os.write(2, b"native chatter\n")
+    os.write(2, b"after the block\n")
+    assert capfd.readouterr().err == "after the block\n"
+    with pytest.raises(RuntimeError, match="still raised"), deploy.quiet_tflite():
+        raise RuntimeError("still raised")
+
+
+def test_litert_interpreter_has_one_input_and_one_output(float_bytes):
+    interpreter, runtime = deploy.litert_interpreter(float_bytes)
+    assert runtime == "XNNPACK"
+    assert [tuple(d["shape"]) for d in interpreter.get_input_details()] == [(1, 28, 28, 1)]
+    assert [tuple(d["shape"]) for d in interpreter.get_output_details()] == [(1, 10)]
 
 
 def test_gzipped_bytes_of_a_sparse_model_is_smaller(trained_mlp, pruned_mlp):
@@ -176,8 +199,10 @@ def test_representative_of_the_wrong_shape_is_a_value_error(trained_mlp):
 def test_non_model_is_a_type_error():
     with pytest.raises(TypeError, match="tf_keras model"):
         deploy.to_tflite("model.h5")
-    with pytest.raises(TypeError, match="sparse"):
+    with pytest.raises(TypeError, match="sparse must be True or False"):
         deploy.to_tflite(models.mlp((4,)), sparse="yes")
+    with pytest.raises(TypeError, match="integer_io must be True or False"):
+        deploy.to_tflite(models.mlp((4,)), integer_io=1)
 
 
 def test_bad_x_shape_is_a_value_error(float_bytes, digits):
@@ -187,8 +212,12 @@ def test_bad_x_shape_is_a_value_error(float_bytes, digits):
         deploy.tflite_predict(float_bytes, digits.x_test[0])
     with pytest.raises(TypeError, match="numeric"):
         deploy.tflite_predict(float_bytes, np.array([["a"]]))
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         deploy.tflite_predict(float_bytes, digits.x_test[:2], batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be a positive int"):
+        deploy.tflite_predict(float_bytes, digits.x_test[:2], batch_size=True)
+    with pytest.raises(TypeError, match="num_threads must be a positive int"):
+        deploy.tflite_function(float_bytes, num_threads=2.0)
 
 
 def test_bad_model_bytes_are_errors(digits):
@@ -198,9 +227,11 @@ def test_bad_model_bytes_are_errors(digits):
         deploy.tflite_predict(b"not a model at all", digits.x_test[:2])
 
 
-def test_bad_latency_arguments_are_value_errors(float_bytes, digits):
-    with pytest.raises(ValueError, match="runs"):
+def test_bad_latency_arguments_are_errors(float_bytes, digits):
+    with pytest.raises(ValueError, match="runs must be a positive int"):
         deploy.tflite_latency(float_bytes, digits.x_test[:1], runs=0)
+    with pytest.raises(TypeError, match="warmup must be a positive int"):
+        deploy.tflite_latency(float_bytes, digits.x_test[:1], warmup=1.5)
     with pytest.raises(ValueError, match="shape"):
         deploy.tflite_latency(float_bytes, np.zeros((1, 5)), runs=2)
 

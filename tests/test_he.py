@@ -1,12 +1,17 @@
 """Tests for utils.he: encrypted inference of a square-activation MLP with TenSEAL (CKKS)."""
 
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
 import time
 
 import numpy as np
 import pytest
 
 import utils
-from utils import he
+from utils import checks, he
 from utils.he import ts
 
 # Agreement tolerance between encrypted and plaintext logits. CKKS is approximate: with a scale of
@@ -79,23 +84,45 @@ def test_server_context_cannot_decrypt(context):
 
 
 def test_ciphertext_bytes_after_tensorflow_is_loaded(context):
-    """TenSEAL's serialization must not crash next to TensorFlow's protobuf (see he._import_tenseal)."""
-    assert utils.tf is not None
+    """TenSEAL's serialization must not crash next to TensorFlow's protobuf (see the import in utils.he)."""
     enc = he.encrypt_batch(context, np.ones((4, 64)))
     assert he.ciphertext_bytes(enc) == len(enc.serialize()) > 100_000
     assert he.ciphertext_bytes([enc, enc]) == 2 * he.ciphertext_bytes(enc)
 
 
+def test_serialization_survives_in_a_fresh_process_that_loaded_tensorflow_first(tmp_path):
+    """The crash this guards against is a segmentation fault, so it is tested in a child process.
+
+    The child loads TensorFlow (through ``import utils``) before TenSEAL, as every lab does, and
+    serializes a ciphertext; a protobuf clash would kill it with SIGSEGV (return code -11).
+    """
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import utils
+        assert "tensorflow" in sys.modules and "tenseal" not in sys.modules
+        from utils import he
+        print(len(he.encrypt_batch(he.make_context(), np.ones((2, 64))).serialize()))
+    """)
+    root = pathlib.Path(utils.__file__).resolve().parent.parent
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                           cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": str(root)})
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert int(child.stdout.strip().splitlines()[-1]) > 100_000
+
+
 def test_bad_batches_are_refused(context):
     weights = _random_weights(128)
     assert he.max_batch_size(weights) == 32 and he.slot_count(context) == 4096
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size must be at most 32 .* 4096 slots"):
         he.encrypted_mlp_predict(weights, np.ones((40, 64)), context, batch_size=40)
+    with pytest.raises(TypeError, match="batch_size must be a positive int"):
+        he.encrypted_mlp_predict(weights, np.ones((4, 64)), context, batch_size=8.0)
     with pytest.raises(ValueError, match="shape"):
         he.encrypted_mlp_predict(weights, np.ones((4, 60)), context)
     with pytest.raises(ValueError, match="slots"):
         he.encrypt_batch(context, np.ones((65, 64)))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="MLPWeights"):
         he.encrypted_mlp_predict({"w1": 1}, np.ones((4, 64)), context)
 
 
@@ -112,14 +139,18 @@ def test_prune_hidden_units_keeps_the_largest_and_shrinks_the_matrices():
     x = np.random.default_rng(0).random((3, 5))
     full_hidden = (x @ weights.w1 + weights.b1) ** 2
     np.testing.assert_allclose((x @ pruned.w1 + pruned.b1) ** 2, full_hidden[:, kept])
-    for keep in (0, 9, 2.5, True):
-        with pytest.raises(ValueError):
+    for keep in (0, 9):
+        with pytest.raises(ValueError, match=r"keep must be an int in \[1, 8\]"):
+            he.prune_hidden_units(weights, keep)
+    for keep in (2.5, True):
+        with pytest.raises(TypeError, match="keep must be an int"):
             he.prune_hidden_units(weights, keep)
 
 
 def test_keras_square_mlp_round_trip_matches_the_numpy_forward():
     data = he.load_digits_8x8()
-    assert data.x_train.shape[1:] == (64,) and data.x_train.max() <= 1.0 and len(data.y_test) == 360
+    assert data.x_train.shape[1:] == (64,) and data.x_train.max() == 1.0 and len(data.y_test) == 360
+    assert (len(data.y_train), len(data.y_val)) == (1257, 180)   # the splits of load_dataset("digits")
     utils.set_seed(0)
     model = he.square_mlp(16)
     weights = he.mlp_weights(model)
@@ -129,15 +160,15 @@ def test_keras_square_mlp_round_trip_matches_the_numpy_forward():
     np.testing.assert_allclose(model(data.x_test[:5]).numpy(), softmax, rtol=1e-4, atol=1e-6)
     copy = he.square_mlp_from_weights(he.prune_hidden_units(weights, 8))
     assert he.mlp_weights(copy).hidden == 8
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="hidden must be a positive int"):
         he.square_mlp(0)
+    with pytest.raises(TypeError, match="hidden must be a positive int"):
+        he.square_mlp(16.0)
     with pytest.raises(ValueError, match="w1"):
         he.MLPWeights(np.ones((4, 3)), np.ones(2), np.ones((3, 2)), np.ones(2))
 
 
 def test_lab06_check_accepts_right_and_rejects_wrong_answers(context, capsys):
-    from utils import checks
-
     def right(ctx, x, weight, bias):
         return ts.ckks_vector(ctx, x.tolist()).mm(weight.tolist()) + bias.tolist()
 

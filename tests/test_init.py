@@ -7,6 +7,7 @@ import pytest
 
 import utils
 from utils import keras
+from utils._core import require_model
 
 
 def test_keras_is_tf_keras():
@@ -35,10 +36,15 @@ def test_set_seed_makes_weights_and_numpy_reproducible():
     assert not np.array_equal(kernel_a, kernel_c)
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "0", True, None])
-def test_set_seed_rejects_bad_seeds(bad):
-    with pytest.raises(ValueError, match="non-negative int"):
+@pytest.mark.parametrize("bad", [1.5, "0", True, None])
+def test_set_seed_rejects_seeds_of_the_wrong_type(bad):
+    with pytest.raises(TypeError, match="non-negative int"):
         utils.set_seed(bad)
+
+
+def test_set_seed_rejects_negative_seeds():
+    with pytest.raises(ValueError, match="non-negative int"):
+        utils.set_seed(-1)
 
 
 def _run(code, env_extra):
@@ -80,4 +86,4 @@ def test_import_order_tensorflow_first_is_fine_if_keras_untouched():
 
 def test_require_model_rejects_non_models():
     with pytest.raises(TypeError, match="tf_keras model"):
-        utils._require_model("not a model")
+        require_model("not a model")

@@ -1,7 +1,11 @@
+"""utils.metrics: accuracy, size, latency, PIEs and the MAC counter (closed forms)."""
+
 import numpy as np
 import pytest
 
-from utils import metrics, pruning
+from utils import keras, metrics, models, pruning, structured
+
+layers = keras.layers
 
 
 def test_accuracy_and_per_class(trained_mlp, digits):
@@ -21,11 +25,17 @@ def test_per_class_marks_missing_classes_nan(trained_mlp, digits):
     assert np.isnan(result[5:]).all() and not np.isnan(result[:5]).any()
 
 
-@pytest.mark.parametrize("y", [np.zeros((3, 2)), np.zeros(2), np.zeros(0)])
-def test_accuracy_rejects_mismatched_labels(trained_mlp, digits, y):
+@pytest.mark.parametrize("y, match", [(np.zeros((3, 2), int), "1-D"), (np.zeros(2, int), "same length"),
+                                      (np.zeros(0, int), "empty")])
+def test_accuracy_rejects_mismatched_labels(trained_mlp, digits, y, match):
     x = digits.x_test[:3] if len(y) != 0 else digits.x_test[:0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=match):
         metrics.accuracy(trained_mlp, x, y)
+
+
+def test_accuracy_rejects_float_labels(trained_mlp, digits):
+    with pytest.raises(TypeError, match="integer class labels"):
+        metrics.accuracy(trained_mlp, digits.x_test[:3], np.zeros(3))
 
 
 def test_count_params_and_nonzero(trained_mlp):
@@ -69,9 +79,11 @@ def test_compare_latency_times_every_model(trained_mlp, digits):
     assert set(results) == {"a", "b"} and all(r.runs == 4 for r in results.values())
 
 
-@pytest.mark.parametrize("kwargs", [{"runs": 0}, {"warmup": 0}, {"runs": 2.5}])
-def test_latency_rejects_bad_counts(kwargs):
-    with pytest.raises(ValueError, match="runs"):
+@pytest.mark.parametrize("kwargs, error, match", [({"runs": 0}, ValueError, "runs"),
+                                                  ({"warmup": 0}, ValueError, "warmup"),
+                                                  ({"runs": 2.5}, TypeError, "runs")])
+def test_latency_rejects_bad_counts(kwargs, error, match):
+    with pytest.raises(error, match=match):
         metrics.measure_latency(lambda x: x, np.zeros(2), **kwargs)
 
 
@@ -80,3 +92,95 @@ def test_latency_rejects_non_callables():
         metrics.measure_latency(42, np.zeros(2))
     with pytest.raises(TypeError, match="dict"):
         metrics.compare_latency([lambda x: x], np.zeros(2))
+
+
+def test_identical_populations_have_no_pies(trained_mlp, trained_cnn, digits):
+    models = [trained_mlp, trained_cnn]
+    assert metrics.pruning_identified_exemplars(models, list(models), digits.x_test).size == 0
+
+
+def test_pies_are_where_the_majority_votes_differ(trained_mlp, trained_cnn, digits):
+    x = digits.x_test
+    pruned = pruning.prune_weights(trained_mlp, 0.9)
+    pies = metrics.pruning_identified_exemplars([trained_mlp], [pruned], x)
+    differ = np.flatnonzero(metrics.predict_classes(trained_mlp, x) != metrics.predict_classes(pruned, x))
+    assert np.array_equal(pies, differ) and pies.size > 0
+
+
+def test_modal_labels_break_ties_towards_the_smaller_label(trained_mlp, trained_cnn, digits):
+    x = digits.x_test
+    a, b = metrics.predict_classes(trained_mlp, x), metrics.predict_classes(trained_cnn, x)
+    assert np.array_equal(metrics.modal_labels([trained_mlp, trained_cnn], x), np.minimum(a, b))
+
+
+def test_pies_reject_empty_populations(trained_mlp, digits):
+    with pytest.raises(TypeError, match="non-empty list"):
+        metrics.pruning_identified_exemplars([], [trained_mlp], digits.x_test)
+
+
+# ------------------------------------------------------------------ macs (alias flops)
+
+def test_seed_cnn_macs_by_hand():
+    per_layer = metrics.macs(models.seed_cnn(), per_layer=True)
+    assert per_layer == {
+        "conv1": 26 * 26 * 32 * 3 * 3 * 1,   # 26×26 outputs (valid 3×3 on 28×28)
+        "conv2": 11 * 11 * 64 * 3 * 3 * 32,  # after 2×2 pooling: 13×13 → 11×11
+        "conv3": 3 * 3 * 64 * 3 * 3 * 64,    # 5×5 → 3×3
+        "dense1": 576 * 64,
+        "output": 64 * 10,
+    }
+    assert metrics.macs(models.seed_cnn()) == 2_794_240
+
+
+def test_removing_half_the_filters_cuts_macs_to_about_a_quarter():
+    dense = models.seed_cnn()
+    half = structured.prune_filters(dense, 0.5)
+    assert metrics.macs(half) == 26 * 26 * 16 * 9 + 11 * 11 * 32 * 9 * 16 + 9 * 32 * 9 * 32 + 288 * 32 + 320
+    assert metrics.macs(half) / metrics.macs(dense) < 0.3
+
+
+def test_zeros_are_counted_and_wrappers_ignored():
+    dense = models.lenet_300_100()
+    assert metrics.macs(dense) == 784 * 300 + 300 * 100 + 100 * 10
+    assert metrics.macs(pruning.prune_weights(dense, 0.9)) == metrics.macs(dense)
+    wrapped = pruning.prune_low_magnitude(dense, final_sparsity=0.5, begin_step=0, end_step=10)
+    assert metrics.macs(wrapped) == metrics.macs(dense)
+
+
+def test_depthwise_same_padding_and_sequence_dense():
+    model = keras.Sequential([keras.Input((10, 10, 3)),
+                              layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, name="dw"),
+                              layers.Conv2D(4, 1, strides=2, name="pw"), layers.GlobalAveragePooling2D(),
+                              layers.Dense(5, name="out")])
+    assert metrics.macs(model, per_layer=True) == {"dw": 10 * 10 * 3 * 2 * 9, "pw": 5 * 5 * 4 * 6,
+                                                    "out": 4 * 5}
+    sequence = keras.Sequential([keras.Input((7, 6)), layers.Dense(3, name="d")])
+    assert metrics.macs(sequence) == 7 * 6 * 3  # the Dense runs once per step
+
+
+def test_lstm_and_attention_macs():
+    lstm = models.lstm_classifier((24, 11), 4, units=32)
+    assert metrics.macs(lstm, per_layer=True)["lstm"] == 24 * 4 * 32 * (11 + 32)
+    transformer = models.tiny_transformer((24, 11), 4, d_model=32, num_heads=4, key_dim=8)
+    t, d, h, k = 24, 32, 4, 8
+    expected = 3 * t * d * h * k + t * t * h * 2 * k + t * h * k * d
+    assert metrics.macs(transformer, per_layer=True)["attention"] == expected
+    fewer = structured.prune_attention_heads(transformer, [0, 1])
+    assert metrics.macs(fewer, per_layer=True)["attention"] == expected // 2
+
+
+def test_nested_models_are_counted():
+    inner = keras.Sequential([keras.Input((4,)), layers.Dense(3)], name="inner")
+    outer = keras.Sequential([keras.Input((4,)), inner, layers.Dense(2, name="head")])
+    assert metrics.macs(outer, per_layer=True) == {"inner": 12, "head": 6}
+
+
+def test_flops_is_the_documented_alias_of_macs():
+    assert metrics.flops is metrics.macs
+    assert "flops" in metrics.__all__ and "macs" in metrics.__all__
+    assert metrics.flops(models.lenet_300_100()) == 266_200   # MACs, not 2 × MACs
+
+
+def test_macs_rejects_non_models():
+    with pytest.raises(TypeError, match="tf_keras model"):
+        metrics.macs([1, 2, 3])

@@ -60,7 +60,7 @@ def test_apply_patch_rejects_bad_input(batch, mask):
         patch.apply_patch(x, np.zeros((28, 28, 1)), mask[..., 0])
     with pytest.raises(ValueError, match="0 .untouched. and 1"):
         patch.apply_patch(x, np.zeros((28, 28, 1)), mask * 0.5)
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"pixel values must lie in \[0.0, 1.0\]"):
         patch.apply_patch(x * 255, np.zeros((28, 28, 1)), mask)
 
 
@@ -98,9 +98,14 @@ def test_per_image_stickers_are_at_least_as_strong_as_one_for_all(trained_cnn, b
 
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"steps": 0}, ValueError, "steps must be a positive int"),
+    ({"steps": 2.0}, TypeError, "steps must be a positive int"),
+    ({"steps": True}, TypeError, "steps must be a positive int"),
     ({"step_size": 0}, ValueError, "step_size"),
     ({"step_size": 2}, ValueError, "step_size"),
-    ({"target": 10}, ValueError, "target must be None"),
+    ({"step_size": "0.1"}, TypeError, "step_size"),
+    ({"target": 10}, ValueError, r"target \(None for untargeted.* must be an int in \[0, 9\]"),
+    ({"target": 1.0}, TypeError, "target"),
+    ({"from_logits": "no"}, TypeError, "from_logits"),
 ])
 def test_attack_arguments_are_checked(trained_cnn, batch, mask, kwargs, error, message):
     x, y = batch
@@ -112,7 +117,9 @@ def test_attacks_check_model_and_labels(trained_cnn, batch, mask):
     x, y = batch
     with pytest.raises(TypeError, match="tf_keras model"):
         patch.sticker_attack(lambda z: z, x, y, mask)
-    with pytest.raises(ValueError, match="one per image"):
+    with pytest.raises(ValueError, match="one label per example"):
         patch.sticker_attack(trained_cnn, x, y[:3], mask)
     with pytest.raises(TypeError, match="integer"):
         patch.universal_sticker(trained_cnn, x, y.astype(float), mask)
+    with pytest.raises(TypeError, match="float pixel values"):
+        patch.sticker_attack(trained_cnn, (x * 255).astype(np.uint8), y, mask)

@@ -4,9 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 import utils
-from utils import keras, models, privacy, tf, training
+from utils import checks, keras, metrics, models, privacy, tf, training
 
 
 def _small_mlp(seed=0):
@@ -124,7 +125,8 @@ def test_dp_sgd_refuses_batch_norm(digits):
     (dict(noise_multiplier=-1.0), ValueError), (dict(batch_size=0), ValueError),
     (dict(batch_size=10_000), ValueError), (dict(epochs=0), ValueError),
     (dict(sampling="random"), ValueError), (dict(optimizer="rmsprop"), ValueError),
-    (dict(noise_multiplier="1"), TypeError),
+    (dict(noise_multiplier="1"), TypeError), (dict(l2_norm_clip=math.inf), ValueError),
+    (dict(batch_size=2.5), TypeError), (dict(epochs=True), TypeError), (dict(optimizer=3), TypeError),
 ])
 def test_dp_sgd_train_rejects_bad_arguments(digits, kwargs, error):
     arguments = dict(l2_norm_clip=1.0, noise_multiplier=1.0, batch_size=10, epochs=1)
@@ -152,6 +154,14 @@ def test_epsilon_grows_when_delta_shrinks():
                                   (100, 10, 1.0, 0, 1e-5), (100, 10, 1.0, 1, 0.0), (100, 10, 1.0, 1, 1.5)])
 def test_epsilon_rejects_bad_arguments(args):
     with pytest.raises(ValueError):
+        privacy.dp_epsilon(*args)
+
+
+@pytest.mark.parametrize("args", [
+    (100.0, 10, 1.0, 1, 1e-5), (100, True, 1.0, 1, 1e-5), (100, 10, "1", 1, 1e-5),
+    (100, 10, 1.0, 1.5, 1e-5), (100, 10, 1.0, 1, None)])
+def test_epsilon_rejects_arguments_of_the_wrong_type(args):
+    with pytest.raises(TypeError):
         privacy.dp_epsilon(*args)
 
 
@@ -198,27 +208,59 @@ def test_auc_standard_error():
     assert privacy.auc_standard_error(0.5, 100, 100) == pytest.approx(0.041, abs=0.001)
     assert privacy.auc_standard_error(0.5, 600, 600) < privacy.auc_standard_error(0.5, 100, 100)
     assert privacy.auc_standard_error(1.0, 50, 50) == 0.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="auc"):
         privacy.auc_standard_error(1.2, 10, 10)
+    with pytest.raises(ValueError, match="n_members must be a positive int"):
+        privacy.auc_standard_error(0.5, 0, 10)
+    with pytest.raises(TypeError, match="n_non_members"):
+        privacy.auc_standard_error(0.5, 10, 10.0)
 
 
-def test_scores_stay_distinct_when_float32_softmax_saturates():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
-    model.layers[-1].set_weights([np.array([[60.0, 0.0], [0.0, 0.0]]), np.zeros(2)])
+def _saturating(kind):
+    """``softmax(60 x_0, 0)`` built four ways: the float32 softmax of every one rounds to 1.0."""
+    inputs = keras.Input((2,))
+    if kind == "sequential":
+        model = keras.Sequential([inputs, keras.layers.Dense(2, activation="softmax")])
+    elif kind == "functional":
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    elif kind == "softmax layer":
+        model = keras.Sequential([inputs, keras.layers.Dense(2), keras.layers.Softmax()])
+    else:  # "logits": the model outputs the logits themselves
+        model = keras.Sequential([inputs, keras.layers.Dense(2)])
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][0]
+    dense.set_weights([np.array([[60.0, 0.0], [0.0, 0.0]]), np.zeros(2)])
+    return model
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional", "softmax layer", "logits"])
+def test_scores_stay_distinct_when_float32_softmax_saturates(kind):
+    model = _saturating(kind)
     x = np.array([[1.0, 0.0], [1.2, 0.0], [1.5, 0.0]], np.float32)
     y = np.zeros(3, np.int64)
-    assert np.all(model(x).numpy()[:, 0] == 1.0)           # float32 says: loss exactly 0 for all three
+    assert np.all(metrics.predict_proba(model, x)[:, 0] == 1.0)   # float32 says: loss exactly 0 for all three
     scores = privacy.membership_scores(model, x, y)        # -loss = -log(1 + e^{-60 x})
     assert np.all(np.diff(scores) > 0)
-    np.testing.assert_allclose(scores, -np.exp(-60 * x[:, 0].astype(float)), rtol=1e-6)
+    # a softmax Dense layer is recomputed in float64; logits made by a float32 layer carry ~1e-6 error
+    rtol = 1e-5 if kind in ("logits", "softmax layer") else 1e-6
+    np.testing.assert_allclose(scores, -np.exp(-60 * x[:, 0].astype(float)), rtol=rtol)
 
 
 def test_per_class_table(digits, trained_mlp):
-    table = privacy.membership_inference_per_class(
-        trained_mlp, (digits.x_train[:200], digits.y_train[:200]), (digits.x_test[:200], digits.y_test[:200]))
+    members = (digits.x_train[:200], digits.y_train[:200])
+    non_members = (digits.x_test[:200], digits.y_test[:200])
+    table = privacy.membership_inference_per_class(trained_mlp, members, non_members)
     assert list(table.columns) == ["class", "members", "non_members", "auc", "advantage"]
     assert len(table) == 10 and table.members.sum() == 200
-    assert table.auc.between(0, 1).all()
+    scores_in = privacy.membership_scores(trained_mlp, *members)
+    scores_out = privacy.membership_scores(trained_mlp, *non_members)
+    for c in range(10):   # each row is scikit-learn's AUC on that class's scores alone
+        s_in, s_out = scores_in[members[1] == c], scores_out[non_members[1] == c]
+        assert table.members[c] == len(s_in) and table.non_members[c] == len(s_out)
+        expected = roc_auc_score(np.r_[np.ones(len(s_in)), np.zeros(len(s_out))], np.r_[s_in, s_out])
+        assert table.auc[c] == pytest.approx(expected)
+    tiny = privacy.membership_inference_per_class(trained_mlp, (members[0][:3], np.array([0, 0, 1])),
+                                                  (non_members[0][:3], np.array([0, 0, 1])), num_classes=3)
+    assert not np.isnan(tiny.auc[0]) and np.isnan(tiny.auc[1]) and np.isnan(tiny.auc[2])   # < 2 examples
 
 
 def test_membership_inference_rejects_bad_arguments(digits, trained_mlp):
@@ -227,15 +269,20 @@ def test_membership_inference_rejects_bad_arguments(digits, trained_mlp):
         privacy.membership_inference(trained_mlp, pair, pair, method="entropy")
     with pytest.raises(ValueError, match="same length"):
         privacy.membership_inference(trained_mlp, (digits.x_test[:10], digits.y_test[:9]), pair)
-    with pytest.raises(ValueError, match="integer"):
+    with pytest.raises(TypeError, match="integer class labels"):
         privacy.membership_inference(trained_mlp, (digits.x_test[:10], digits.y_test[:10] * 1.0), pair)
     with pytest.raises(TypeError, match="pair"):
         privacy.membership_inference(trained_mlp, digits.x_test[:10], pair)
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ValueError, match="labels in"):
         privacy.membership_inference(trained_mlp, (digits.x_test[:10], digits.y_test[:10] + 10), pair)
+    with pytest.raises(ValueError, match="empty"):
+        privacy.membership_inference(trained_mlp, (digits.x_test[:0], digits.y_test[:0]), pair)
+    with pytest.raises(ValueError, match="num_classes"):
+        privacy.membership_inference_per_class(trained_mlp, pair, pair, num_classes=3)
+    # a model that outputs logits, declared to output probabilities: refused, with the fix
     linear = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])
-    with pytest.raises(ValueError, match="softmax"):
-        privacy.membership_inference(linear, pair, pair)
+    with pytest.raises(ValueError, match="pass from_logits=True"):
+        privacy.membership_inference(linear, pair, pair, from_logits=False)
 
 
 # ------------------------------------------------------------------ Lab 05 self-checks
@@ -246,8 +293,6 @@ def _run_check(capsys, check, fn):
 
 
 def test_lab05_checks_accept_right_and_reject_wrong_answers(capsys):
-    from utils import checks
-
     def loss_right(model, x, y):
         probs = model(x).numpy().astype(float)
         return -np.log(probs[np.arange(len(y)), y])

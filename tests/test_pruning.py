@@ -1,12 +1,14 @@
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import utils
-from utils import keras, metrics, models, pruning
+from utils import _core, keras, metrics, models, pruning
 
+SCANNED = [0.5, 0.8, 0.95]  # the sparsities of the `scan` fixture (conftest.py)
 finite = st.floats(-10, 10, allow_nan=False, width=32)
 weight_arrays = arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 4)),
                        elements=finite)
@@ -176,3 +178,134 @@ def test_gradual_prune_reaches_target_when_steps_do_not_divide_evenly(trained_ml
 def test_gradual_prune_rejects_a_frequency_with_no_update(trained_mlp, digits):
     with pytest.raises(ValueError, match="frequency"):
         pruning.gradual_prune(trained_mlp, digits, final_sparsity=0.5, epochs=1, frequency=1000)
+
+
+def test_gradual_reaches_the_target_and_logs_a_rising_sparsity(tiny_trained, tiny_data):
+    log = pruning.SparsityLog()
+    pruned = pruning.gradual_prune(tiny_trained, tiny_data, final_sparsity=0.8, epochs=4, frequency=2,
+                                   log=log)
+    assert all(abs(s - 0.8) <= 0.005 for s in pruning.sparsity_report(pruned).sparsity)
+    sparsity = log.frame().sparsity.to_numpy()
+    assert np.all(np.diff(sparsity) >= -1e-9) and sparsity[0] < 0.8
+    assert sparsity[-1] == pytest.approx(0.8, abs=0.005)
+    assert not any(_core.is_pruning_wrapper(layer) for layer in pruned.layers)
+    again, frame = pruning.gradual_prune(tiny_trained, tiny_data, final_sparsity=0.8, epochs=2, log=True)
+    assert list(frame.epoch) == [1, 2] and frame.sparsity.iloc[-1] == pytest.approx(0.8, abs=0.005)
+    assert pruning.global_sparsity(again) == pytest.approx(0.8, abs=0.005)
+
+
+def test_gradual_prune_rejects_bad_schedules(tiny_trained, tiny_data):
+    with pytest.raises(ValueError, match="prune_fraction"):
+        pruning.gradual_prune(tiny_trained, tiny_data, final_sparsity=0.5, epochs=2, prune_fraction=0)
+    with pytest.raises(ValueError, match="frequency"):
+        pruning.gradual_prune(tiny_trained, tiny_data, final_sparsity=0.5, epochs=1, frequency=100)
+    with pytest.raises(TypeError, match="log"):
+        pruning.gradual_prune(tiny_trained, tiny_data, final_sparsity=0.5, epochs=1, log="yes")
+
+
+def test_scan_is_a_tidy_table_with_one_row_per_layer_and_sparsity(scan, trained_mlp):
+    names = [layer.name for layer in pruning.prunable_layers(trained_mlp)]
+    assert list(scan.columns) == ["layer", "weights", "sparsity", "accuracy", "drop"]
+    assert len(scan) == len(names) * len(SCANNED)
+    assert scan.layer.unique().tolist() == names
+    sizes = {layer.name: layer.kernel.numpy().size for layer in pruning.prunable_layers(trained_mlp)}
+    assert all(row.weights == sizes[row.layer] for row in scan.itertuples())
+    assert np.allclose(scan["drop"], scan.attrs["dense_accuracy"] - scan.accuracy)
+
+
+def test_scan_uses_the_validation_split_and_prunes_one_layer_only(scan, trained_mlp, digits):
+    assert scan.attrs["dense_accuracy"] == metrics.accuracy(trained_mlp, digits.x_val, digits.y_val)
+    row = scan[(scan.layer == "output") & (scan.sparsity == 0.8)].iloc[0]
+    only_output = pruning.prune_weights(trained_mlp, {"output": 0.8})
+    assert row.accuracy == metrics.accuracy(only_output, digits.x_val, digits.y_val)
+
+
+def test_scan_leaves_the_input_model_untouched(trained_mlp, digits):
+    before = [w.copy() for w in trained_mlp.get_weights()]
+    pruning.sensitivity_scan(trained_mlp, (digits.x_test, digits.y_test), [0.9], layers=["dense1"])
+    assert all(np.array_equal(a, b) for a, b in zip(before, trained_mlp.get_weights()))
+
+
+def test_pruning_a_layer_harder_hurts_more(scan):
+    big = scan[scan.layer == "dense1"].sort_values("sparsity")
+    assert big.accuracy.iloc[-1] <= big.accuracy.iloc[0]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"sparsities": [1.0]}, ValueError, r"\[0, 1\)"),
+    ({"sparsities": []}, ValueError, "empty"),
+    ({"sparsities": [0.5], "layers": ["nope"]}, ValueError, "Unknown layer"),
+    ({"sparsities": [0.5], "layers": "dense1"}, TypeError, "list of layer names"),
+])
+def test_scan_rejects_bad_arguments(trained_mlp, digits, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        pruning.sensitivity_scan(trained_mlp, digits, **kwargs)
+
+
+def test_scan_rejects_bad_data_and_models(trained_mlp):
+    with pytest.raises(TypeError, match="Dataset"):
+        pruning.sensitivity_scan(trained_mlp, "digits", [0.5])
+    with pytest.raises(TypeError, match="tf_keras"):
+        pruning.sensitivity_scan(object(), ([0], [0]), [0.5])
+
+
+def _toy_scan():
+    """Two layers: 'big' (900 weights) is robust, 'small' (100 weights) is sensitive."""
+    rows = []
+    for s, big, small in [(0.5, 0.00, 0.05), (0.8, 0.01, 0.30), (0.9, 0.02, 0.50), (0.95, 0.10, 0.70)]:
+        rows.append({"layer": "big", "weights": 900, "sparsity": s, "accuracy": 0.9 - big, "drop": big})
+        rows.append({"layer": "small", "weights": 100, "sparsity": s, "accuracy": 0.9 - small,
+                     "drop": small})
+    return pd.DataFrame(rows)
+
+
+def _weighted(ratios, sizes):
+    return sum(ratios[k] * sizes[k] for k in sizes) / sum(sizes.values())
+
+
+@pytest.mark.parametrize("budget", [0.0, 0.3, 0.5, 0.8, 0.85, 0.9])
+def test_guided_ratios_meet_the_budget_exactly(budget):
+    ratios = pruning.sensitivity_guided_ratios(_toy_scan(), budget)
+    assert set(ratios) == {"big", "small"}
+    assert _weighted(ratios, {"big": 900, "small": 100}) == pytest.approx(budget, abs=1e-9)
+    assert all(0.0 <= s <= 0.95 for s in ratios.values())
+
+
+def test_guided_ratios_spare_the_sensitive_layer():
+    ratios = pruning.sensitivity_guided_ratios(_toy_scan(), 0.85)
+    assert ratios["small"] < 0.85 < ratios["big"]
+
+
+def test_guided_ratios_on_a_real_scan_give_the_budgeted_model_sparsity(scan, trained_mlp):
+    ratios = pruning.sensitivity_guided_ratios(scan, 0.85)
+    pruned = pruning.prune_weights(trained_mlp, ratios)
+    assert pruning.global_sparsity(pruned) == pytest.approx(0.85, abs=1e-3)  # within 0.1 pt
+
+
+def test_guided_ratios_reject_an_unreachable_budget_and_bad_scans():
+    with pytest.raises(ValueError, match="Scan higher sparsities"):
+        pruning.sensitivity_guided_ratios(_toy_scan(), 0.96)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        pruning.sensitivity_guided_ratios(_toy_scan(), 1.2)
+    with pytest.raises(ValueError, match="lacks column"):
+        pruning.sensitivity_guided_ratios(_toy_scan().drop(columns="weights"), 0.5)
+    with pytest.raises(TypeError, match="DataFrame"):
+        pruning.sensitivity_guided_ratios({"big": 0.5}, 0.5)
+
+
+def test_fine_tune_keeps_the_zeros_and_recovers_accuracy(trained_mlp, digits):
+    pruned = pruning.prune_weights(trained_mlp, 0.95)
+    before = [w.copy() for w in pruned.get_weights()]
+    tuned = pruning.fine_tune(pruned, digits, epochs=2, batch_size=64)
+    assert tuned is not pruned
+    assert all(np.array_equal(a, b) for a, b in zip(before, pruned.get_weights()))  # input untouched
+    for old, new in zip(pruning.prunable_layers(pruned), pruning.prunable_layers(tuned)):
+        assert np.array_equal(old.kernel.numpy() == 0, new.kernel.numpy() == 0)
+    assert (metrics.accuracy(tuned, digits.x_test, digits.y_test)
+            > metrics.accuracy(pruned, digits.x_test, digits.y_test))
+    assert len(tuned.history.history["val_accuracy"]) == 2
+
+
+def test_fine_tune_rejects_bad_epochs(trained_mlp, digits):
+    with pytest.raises(ValueError, match="epochs"):
+        pruning.fine_tune(trained_mlp, digits, epochs=0)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
 
 import utils
 from utils import checks, data, keras, models, pruning, structured, training
@@ -71,7 +72,7 @@ def test_filter_importance_l1_and_l2_by_hand():
 
 
 def test_filter_importance_rejects_unknown_criterion():
-    with pytest.raises(ValueError, match="criterion"):
+    with pytest.raises(ValueError, match=r"criterion must be one of \('l1', 'l2'\), got 'taylor'"):
         structured.filter_importance(models.seed_cnn(), criterion="taylor")
 
 
@@ -160,11 +161,16 @@ def test_a_dict_prunes_only_the_named_layers():
         32, 32, 64, 64]
 
 
-@pytest.mark.parametrize("ratio, error", [(1.0, ValueError), (-0.1, ValueError), (True, TypeError),
-                                          ("half", TypeError), ({"conv9": 0.5}, ValueError),
-                                          ({"conv1": 1.5}, ValueError)])
-def test_bad_ratios_are_rejected(ratio, error):
-    with pytest.raises(error):
+@pytest.mark.parametrize("ratio, error, match", [
+    (1.0, ValueError, r"ratio must be in \[0, 1\) \(the fraction of filters to remove\), got 1.0"),
+    (-0.1, ValueError, r"ratio must be in \[0, 1\)"),
+    (True, TypeError, "ratio must be a number"),
+    ("half", TypeError, "ratio must be a number"),
+    ({"conv9": 0.5}, ValueError, r"unknown layer name\(s\) \['conv9'\]"),
+    ({"conv1": 1.5}, ValueError, r"ratio\['conv1'\] must be in"),
+])
+def test_bad_ratios_are_rejected(ratio, error, match):
+    with pytest.raises(error, match=match):
         structured.prune_filters(models.seed_cnn(), ratio)
 
 
@@ -193,6 +199,21 @@ def test_unsupported_layer_is_rejected_by_name():
         structured.prune_filters(models.lstm_classifier(), 0.5)
 
 
+def test_subclassed_models_are_rejected():
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__(name="custom")
+            self.dense = layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Subclassed()
+    model(np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="'custom' is a subclassed model"):
+        structured.prune_filters(model, 0.5)
+
+
 def test_non_models_are_rejected():
     with pytest.raises(TypeError, match="tf_keras model"):
         structured.prune_filters("seed_cnn", 0.5)
@@ -203,11 +224,17 @@ def test_non_models_are_rejected():
 X_SEQ = RNG.random((8, 24, 11), dtype=np.float32)
 
 
+def _attention_variable(layer, path):
+    """A weight of a MultiHeadAttention layer by its public name, e.g. ``"query/kernel"``."""
+    (variable,) = [w for w in layer.weights if w.name.endswith(f"/{path}:0")]
+    return variable
+
+
 def _zero_head_outputs(model, heads, layer="attention"):
-    attention = model.get_layer(layer)
-    kernel = attention._output_dense.kernel.numpy()
+    output_kernel = _attention_variable(model.get_layer(layer), "attention_output/kernel")
+    kernel = output_kernel.numpy()   # (heads, value_dim, d_model)
     kernel[heads] = 0.0
-    attention._output_dense.kernel.assign(kernel)
+    output_kernel.assign(kernel)
     return model
 
 
@@ -215,7 +242,7 @@ def test_removing_heads_with_zero_output_keeps_predictions():
     utils.set_seed(0)
     model = _zero_head_outputs(models.tiny_transformer(num_heads=4, key_dim=8), [0, 2])
     pruned = structured.prune_attention_heads(model, {"attention": [0, 2]})
-    assert pruned.get_layer("attention")._num_heads == 2
+    assert pruned.get_layer("attention").get_config()["num_heads"] == 2
     np.testing.assert_allclose(_predict(pruned, X_SEQ), _predict(model, X_SEQ), atol=1e-5)
 
 
@@ -228,17 +255,18 @@ def test_removing_a_live_head_changes_predictions_and_params_follow_the_formula(
     assert model.count_params() - pruned.count_params() == per_head
     assert np.abs(_predict(pruned, X_SEQ) - _predict(model, X_SEQ)).max() > 1e-4
     kept = [0, 2, 3]
-    np.testing.assert_array_equal(pruned.get_layer("attention")._query_dense.kernel.numpy(),
-                                  model.get_layer("attention")._query_dense.kernel.numpy()[:, kept])
-    assert model.get_layer("attention")._num_heads == 4  # the input is not modified
+    query = [_attention_variable(m.get_layer("attention"), "query/kernel").numpy() for m in (pruned, model)]
+    np.testing.assert_array_equal(query[0], query[1][:, kept])   # (d_model, heads, key_dim)
+    assert model.get_layer("attention").get_config()["num_heads"] == 4  # the input is not modified
 
 
 @pytest.mark.parametrize("heads, error, match", [
     ({"attention": [0, 1, 2, 3]}, ValueError, "at least one head"),
-    ({"attention": [4]}, ValueError, "0…3"),
+    ({"attention": [4]}, ValueError, r"head index of 'attention' must be an int in \[0, 3\], got 4"),
     ({"attention": [1, 1]}, ValueError, "distinct"),
     ({"ff1": [0]}, ValueError, "not a MultiHeadAttention"),
-    ({"attention": [0.5]}, TypeError, "ints"),
+    ({"attention": [0.5]}, TypeError, "must be an int"),
+    ({"attention": [True]}, TypeError, "must be an int"),
 ])
 def test_bad_heads_are_rejected(heads, error, match):
     with pytest.raises(error, match=match):
@@ -265,6 +293,12 @@ def test_is_n_by_m_on_hand_made_kernels():
         structured.is_n_by_m(np.ones((3, 2)), 2, 4)
     with pytest.raises(ValueError, match="n < m"):
         structured.is_n_by_m(good, 4, 4)
+    with pytest.raises(ValueError, match="n must be a positive int, got 0"):
+        structured.is_n_by_m(good, 0, 4)
+    with pytest.raises(TypeError, match="m must be a positive int"):
+        structured.is_n_by_m(good, 2, 4.0)
+    with pytest.raises(TypeError, match="n must be a positive int"):
+        structured.check_n_by_m(models.seed_cnn(), n=True)
 
 
 def test_n_by_m_with_tfmot_gives_exactly_two_of_four(digits):
@@ -279,7 +313,6 @@ def test_n_by_m_with_tfmot_gives_exactly_two_of_four(digits):
     assert report.loc["conv1", "sparsity"] == 0.0
     assert report.loc["conv2", "sparsity"] == pytest.approx(0.5, abs=1e-3)
     assert np.count_nonzero(model.get_layer("conv2").kernel.numpy() == 0) == 0  # the input is untouched
-    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
     for name in ("conv2", "dense1"):  # our checker agrees with tfmot's own
         kernel = sparse.get_layer(name).kernel
         assert bool(pruning_utils.is_pruned_m_by_n(kernel, (2, 4))) == structured.is_n_by_m(kernel.numpy())
@@ -297,50 +330,7 @@ def test_n_by_m_fails_clearly_without_eligible_layers():
         structured.n_by_m(model)
 
 
-# --- the sequence task and its models ------------------------------------------------------------
-
-def test_sequences_are_deterministic_and_shaped():
-    a, b, c = (data.load_dataset("sequences", seed=s) for s in (0, 0, 1))
-    np.testing.assert_array_equal(a.x_train, b.x_train)
-    np.testing.assert_array_equal(a.y_test, b.y_test)
-    assert not np.array_equal(a.x_train, c.x_train)
-    assert a.input_shape == (24, 11) and a.num_classes == 4
-    assert (len(a.y_train), len(a.y_val), len(a.y_test)) == (2800, 400, 800)
-    assert a.x_train.dtype == np.float32 and a.y_train.dtype == np.int64
-    np.testing.assert_array_equal(a.x_train[..., :10].sum(axis=-1), 1.0)  # one symbol per step
-
-
-@pytest.mark.parametrize("markers", [1, 2])
-def test_sequence_labels_follow_the_generative_story(markers):
-    seqs = data.load_dataset("sequences", n=400, length=12, markers=markers, seed=3)
-    flags = seqs.x_train[..., -1]
-    assert np.all(flags.sum(axis=1) == markers)
-    symbols = seqs.x_train[..., :-1].argmax(axis=-1)
-    marked_sum = (symbols * flags).sum(axis=1).astype(int)
-    np.testing.assert_array_equal(marked_sum % 4, seqs.y_train)
-    assert np.all(symbols[flags == 1] < 4)  # marked steps hold value symbols
-    counts = np.bincount(seqs.y_train, minlength=4)
-    assert counts.min() > 0.15 * counts.sum()
-
-
-@pytest.mark.parametrize("kwargs", [{"markers": 0}, {"num_classes": 1}, {"vocab": 3}, {"n": 5},
-                                    {"length": 1, "markers": 2}])
-def test_bad_sequence_options_are_rejected(kwargs):
-    with pytest.raises(ValueError):
-        data.make_sequences(**kwargs)
-
-
-def test_sequence_models_build_and_name_their_layers():
-    transformer = models.tiny_transformer((16, 11), 4, num_heads=2)
-    assert transformer.output_shape == (None, 4)
-    assert transformer.get_layer("attention")._num_heads == 2
-    lstm = models.lstm_classifier((16, 11), 3, units=8)
-    assert lstm.output_shape == (None, 3) and lstm.get_layer("lstm").units == 8
-    with pytest.raises(ValueError, match="input_shape"):
-        models.tiny_transformer((28, 28, 1))
-    with pytest.raises(ValueError, match="num_heads"):
-        models.tiny_transformer(num_heads=0)
-
+# --- tfmot on a recurrent layer ---------------------------------------------------------------
 
 def test_tfmot_prunes_the_lstm_kernels():
     """tfmot's registry knows LSTM: kernel and recurrent kernel are pruned, the bias is not."""

@@ -29,14 +29,14 @@ def test_random_shift_moves_but_keeps_the_digit(digits):
     assert np.isclose(shifted.sum(), image.sum(), rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"epochs": 0}, "epochs"), ({"epochs": 1.5}, "epochs"),
-    ({"epochs": 1, "batch_size": 0}, "batch_size"),
-    ({"epochs": 1, "augment_shift": -1}, "augment_shift"),
-    ({"epochs": 1, "learning_rate": 0}, "learning_rate"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"epochs": 0}, ValueError, "epochs"), ({"epochs": 1.5}, TypeError, "epochs"),
+    ({"epochs": 1, "batch_size": 0}, ValueError, "batch_size"),
+    ({"epochs": 1, "augment_shift": -1}, ValueError, "augment_shift"),
+    ({"epochs": 1, "learning_rate": 0}, ValueError, "learning_rate"),
 ])
-def test_bad_arguments_are_rejected(digits, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments_are_rejected(digits, kwargs, error, match):
+    with pytest.raises(error, match=match):
         training.train(models.mlp((4,)), digits, **kwargs)
 
 

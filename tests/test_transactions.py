@@ -94,14 +94,16 @@ def test_encoded_value_ranges(transactions):
     np.testing.assert_allclose(ds.x_train[:, 1], sin_std, atol=1e-4)
 
 
-def test_raw_value_ranges(transactions):
+def test_raw_values_are_plausible_transactions(transactions):
     raw = pd.concat([transactions.raw_train, transactions.raw_val, transactions.raw_test])
-    assert raw["amount"].min() >= 0.01 and raw["amount"].max() < 1e6
-    assert raw["hour"].between(0, 24, inclusive="left").all()
-    assert set(raw["merchant"]) <= set(MERCHANTS)
-    assert (raw["distance_km"] >= 0).all()
-    assert (raw["velocity_24h"] >= 0).all() and raw["velocity_24h"].dtype == np.int64
-    assert set(raw["card_present"].unique()) <= {0, 1}
+    assert list(raw.columns) == list(RAW_FEATURES)
+    cents = raw["amount"].to_numpy() * 100
+    np.testing.assert_allclose(cents, np.round(cents), atol=1e-6)  # euros and cents
+    assert raw["amount"].min() >= 0.01
+    assert 20 < raw["amount"].median() < 80                # a typical purchase: tens of euros
+    assert set(raw["merchant"]) == set(MERCHANTS)          # every category occurs
+    assert set(raw["card_present"].unique()) == {0, 1}     # both in-shop and card-not-present
+    assert raw["velocity_24h"].dtype == np.int64 and raw["velocity_24h"].max() > 0
     online = raw["merchant"] == "online retail"
     assert (raw.loc[online, "card_present"] == 0).all()  # nobody is present at an online shop
 
@@ -147,15 +149,18 @@ def test_replace_keeps_working():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"n": 100}, ValueError, "n must be an int >= 200"),
-    ({"n": 5000.0}, ValueError, "n must be an int"),
-    ({"fraud_rate": 0.0}, ValueError, r"fraud_rate must be in \(0, 0.5\)"),
+    ({"n": 100}, ValueError, r"n must be an int in \[200, inf\), got 100"),
+    ({"n": 5000.0}, TypeError, "n must be an int"),
+    ({"fraud_rate": 0.0}, ValueError, r"fraud_rate must be in \(0, 0.5\) \(the share of fraudulent"),
     ({"fraud_rate": 0.7}, ValueError, r"fraud_rate must be in \(0, 0.5\)"),
     ({"fraud_rate": "1%"}, TypeError, "fraud_rate must be a number"),
     ({"n": 500, "fraud_rate": 0.01}, ValueError, "too few"),
-    ({"n_customers": 5}, ValueError, "n_customers must be an int between 10"),
-    ({"seed": 1.5}, TypeError, "seed must be an int"),
-    ({"val_fraction": 0.0}, ValueError, r"val_fraction must be a number in \(0, 1\)"),
+    ({"n_customers": 5}, ValueError, r"n_customers must be an int in \[10, 2000\]"),
+    ({"n_customers": 20.0}, TypeError, "n_customers must be an int"),
+    ({"seed": 1.5}, TypeError, "seed must be a non-negative int"),
+    ({"seed": -1}, ValueError, "seed must be a non-negative int"),
+    ({"val_fraction": 0.0}, ValueError, r"val_fraction must be in \(0, 1\)"),
+    ({"val_fraction": True}, TypeError, "val_fraction must be a number"),
     ({"val_fraction": 0.5, "test_fraction": 0.45}, ValueError, "at least 10 %"),
 ])
 def test_bad_arguments_are_explained(kwargs, error, match):

@@ -67,6 +67,8 @@ def _import_tensorflow_quietly():
 tf = _import_tensorflow_quietly()
 import tf_keras as keras
 
+from ._validate import check_int
+
 if tf.keras.Model is not keras.Model:
     raise KerasVersionError(_FIX + "(`tf.keras` is not `tf_keras` in this process.)")
 
@@ -82,29 +84,6 @@ def set_seed(seed=0):
     library versions, a notebook then gives the same numbers every run; across CPU
     types tiny floating-point differences remain.
     """
-    _check_ints(0, seed=seed)
+    check_int(seed, "seed", minimum=0)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-
-def _check_ints(minimum, **values):
-    """Raise ValueError unless every keyword value is an int ≥ ``minimum`` (bools are not ints)."""
-    import numbers
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-            kind = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
-            raise ValueError(f"{name} must be {kind}, got {value!r}")
-
-
-def _require_model(model, name="model"):
-    """Raise TypeError unless ``model`` is a tf_keras (Keras 2) model."""
-    if not isinstance(model, keras.Model):
-        kind = type(model).__module__ + "." + type(model).__name__
-        hint = ""
-        if kind.startswith("keras."):
-            hint = (" It looks like a Keras 3 model; build it with `from utils import keras` "
-                    "(tf_keras) instead of `import keras`.")
-        raise TypeError(f"{name} must be a tf_keras model (utils.keras.Model), got {kind}.{hint}")
-    return model
-
-

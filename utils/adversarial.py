@@ -5,11 +5,14 @@ attacker knows the model and its weights, can compute gradients, and may change 
 of an input image by at most ``eps`` (the L∞ budget) while keeping pixel values in the valid
 range [0, 1]. Their goal is an *untargeted* misclassification: any wrong class will do.
 
-Loss convention: the course's models end in a softmax. The attacks maximise Keras's
-sparse categorical cross-entropy of those softmax outputs. ``tf_keras`` computes this loss
-from the logits cached by the softmax activation (``_keras_logits``), so the gradient does
-not vanish for confident predictions (``log(clip(p, 1e-7, 1 - 1e-7))`` of saturated
-probabilities would have a zero gradient and *mask* it; a test checks that it does not).
+Loss convention: the attacks maximise Keras's sparse categorical cross-entropy of the
+model's outputs. The course's models end in a softmax; a model that outputs logits works too
+(``from_logits=None`` detects which from the last layer, see
+:func:`utils._core.outputs_logits`; pass ``from_logits=True/False`` to say so). For softmax
+outputs ``tf_keras`` computes this loss from the logits cached by the softmax activation, so
+the gradient does not vanish for confident predictions (``log(clip(p, 1e-7, 1 - 1e-7))`` of
+saturated probabilities would have a zero gradient and *mask* it; a test checks that it
+does not).
 
 - :func:`fgsm` — Fast Gradient Sign Method, one step of size ``eps`` (Goodfellow, Shlens,
   Szegedy, *Explaining and Harnessing Adversarial Examples*, ICLR 2015).
@@ -32,16 +35,19 @@ transformation* (EOT) attack of Athalye, Carlini and Wagner (ICML 2018).
 
 import numpy as np
 
-from . import _require_model, keras, tf
+from . import keras, tf
+from ._core import FixedMask, classification_loss, kernel_masks, outputs_logits, require_model
+from ._validate import check_int, check_labels, check_real, check_same_length
+from .pruning import prune_weights
+from .training import VALIDATION_BATCH_SIZE, check_class_weight, loss_for, train, training_batches
 
 __all__ = ["input_gradient", "fgsm", "pgd", "robust_accuracy", "adversarial_train",
            "prune_and_fine_tune", "AdversarialTrainer", "ATTACKS"]
 
-_LOSS = keras.losses.SparseCategoricalCrossentropy(reduction="sum")
-
 
 # ------------------------------------------------------------------ argument checks
 def _check_inputs(x, y=None, clip=(0.0, 1.0)):
+    """Inputs in the valid range ``clip`` (never clipped silently) and, if given, one integer label each."""
     x = np.asarray(x, dtype=np.float32)
     low, high = clip
     if x.size and (x.min() < low or x.max() > high):
@@ -50,28 +56,13 @@ def _check_inputs(x, y=None, clip=(0.0, 1.0)):
                          "silently)")
     if y is None:
         return x
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"y must be a 1-D array of integer labels, one per input: got shape {y.shape} "
-                         f"for {len(x)} inputs")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    return x, y.astype(np.int64)
+    y = check_labels(y)
+    check_same_length(x=x, y=y)
+    return x, y
 
 
 def _check_eps(eps, clip=(0.0, 1.0)):
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
-        raise TypeError(f"eps must be a number (the L∞ budget), got {eps!r}")
-    if not 0.0 <= float(eps) <= clip[1] - clip[0]:
-        raise ValueError(f"eps must be in [0, {clip[1] - clip[0]}] (an L∞ budget in pixel units), "
-                         f"got {eps!r}")
-    return float(eps)
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    return check_real(eps, "eps", low=0.0, high=clip[1] - clip[0], meaning="an L∞ budget in pixel units")
 
 
 def _project(x_adv, x, eps, clip):
@@ -85,71 +76,73 @@ def _batches(n, batch_size):
 
 # ------------------------------------------------------------------ gradients
 @tf.function(reduce_retracing=True)
-def _one_gradient(model, x, y):
+def _one_gradient(model, x, y, from_logits):
     """∇ₓ of the summed cross-entropy for one forward pass (compiled once per model)."""
     with tf.GradientTape() as tape:
         tape.watch(x)
-        loss = _LOSS(y, model(x, training=False))
+        loss = classification_loss(y, model(x, training=False), from_logits=from_logits)
     return tape.gradient(loss, x)
 
 
-def _loss_gradient(model, x, y, samples):
+def _loss_gradient(model, x, y, samples, from_logits):
     """∇ₓ of the summed cross-entropy, averaged over ``samples`` forward passes (tensors in, tensor out)."""
-    total = _one_gradient(model, x, y)
+    total = _one_gradient(model, x, y, from_logits)
     for _ in range(samples - 1):  # a randomised model gives a different gradient every pass
-        total += _one_gradient(model, x, y)
+        total += _one_gradient(model, x, y, from_logits)
     return total / samples
 
 
-def input_gradient(model, x, y, *, samples=1, batch_size=512):
+def input_gradient(model, x, y, *, samples=1, batch_size=512, from_logits=None):
     """Gradient of the cross-entropy loss with respect to the *input* images.
 
     Args:
-        model: a tf_keras classifier with softmax outputs.
+        model: a tf_keras classifier with softmax or logits outputs.
         x: images ``(n, h, w, c)`` in [0, 1].
         y: integer labels ``(n,)``.
         samples: forward passes to average over (``> 1`` only matters for randomised models:
             expectation over transformation, Athalye et al., ICML 2018).
         batch_size: examples per gradient computation.
+        from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
 
     Returns:
         ``(n, h, w, c)`` float32 array: ∂ loss(model(x_i), y_i) / ∂ x_i for each example.
     """
-    _require_model(model)
+    from_logits = outputs_logits(model, from_logits)
     x, y = _check_inputs(x, y)
-    samples = _check_positive_int(samples, "samples")
-    grads = [_loss_gradient(model, tf.constant(x[s]), tf.constant(y[s]), samples).numpy()
+    samples = check_int(samples, "samples", minimum=1)
+    grads = [_loss_gradient(model, tf.constant(x[s]), tf.constant(y[s]), samples, from_logits).numpy()
              for s in _batches(len(x), batch_size)]
     return np.concatenate(grads) if grads else np.zeros_like(x)
 
 
 # ------------------------------------------------------------------ attacks
-def fgsm(model, x, y, eps, *, samples=1, clip=(0.0, 1.0), batch_size=512):
+def fgsm(model, x, y, eps, *, samples=1, clip=(0.0, 1.0), batch_size=512, from_logits=None):
     """Fast Gradient Sign Method (Goodfellow et al., ICLR 2015), untargeted, L∞.
 
     One step: ``x_adv = clip(x + eps · sign(∇ₓ loss(model(x), y)), 0, 1)``.
 
     Args:
-        model: a tf_keras classifier with softmax outputs.
+        model: a tf_keras classifier with softmax or logits outputs.
         x: images ``(n, h, w, c)`` in the range ``clip``.
         y: true integer labels ``(n,)``.
         eps: L∞ budget, e.g. 0.1 = every pixel may move by at most 10 % of the range.
         samples: forward passes averaged per gradient (EOT for randomised models).
         clip: the valid input range.
+        from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
 
     Returns:
         ``x_adv`` of the same shape and dtype float32, with ``|x_adv - x| ≤ eps`` everywhere.
     """
-    _require_model(model)
+    from_logits = outputs_logits(model, from_logits)
     x, y = _check_inputs(x, y, clip)
     eps = _check_eps(eps, clip)
     if eps == 0.0:
         return x.copy()
-    grad = input_gradient(model, x, y, samples=samples, batch_size=batch_size)
+    grad = input_gradient(model, x, y, samples=samples, batch_size=batch_size, from_logits=from_logits)
     return np.clip(x + eps * np.sign(grad), clip[0], clip[1]).astype(np.float32)
 
 
-def _pgd_batch(model, x, y, eps, alpha, steps, random_start, samples, clip, rng):
+def _pgd_batch(model, x, y, eps, alpha, steps, random_start, samples, clip, rng, from_logits):
     x = tf.constant(x)
     y = tf.constant(y)
     if random_start:
@@ -158,17 +151,17 @@ def _pgd_batch(model, x, y, eps, alpha, steps, random_start, samples, clip, rng)
     else:
         x_adv = x
     for _ in range(steps):
-        grad = _loss_gradient(model, x_adv, y, samples)
+        grad = _loss_gradient(model, x_adv, y, samples, from_logits)
         x_adv = _project(x_adv + alpha * tf.sign(grad), x, eps, clip)
     return x_adv.numpy()
 
 
 def _fooled(model, x_adv, y):
-    return np.argmax(model(x_adv, training=False).numpy(), axis=1) != y
+    return np.argmax(model(x_adv, training=False).numpy(), axis=1) != y  # argmax: logits or softmax alike
 
 
 def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, samples=1,
-        clip=(0.0, 1.0), batch_size=512, seed=0):
+        clip=(0.0, 1.0), batch_size=512, seed=0, from_logits=None):
     """Projected Gradient Descent attack (Madry et al., ICLR 2018), untargeted, L∞.
 
     Start at a uniformly random point of the ``eps``-ball around ``x`` (if ``random_start``),
@@ -179,7 +172,7 @@ def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, sample
     counts as broken if *any* restart fools the model (the harder, more honest evaluation).
 
     Args:
-        model: a tf_keras classifier with softmax outputs.
+        model: a tf_keras classifier with softmax or logits outputs.
         x: images ``(n, h, w, c)`` in the range ``clip``.
         y: true integer labels ``(n,)``.
         eps: L∞ budget.
@@ -190,18 +183,18 @@ def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, sample
         samples: forward passes averaged per gradient (EOT for randomised models).
         clip: the valid input range.
         seed: seed of the random starts (same seed → same adversarial examples).
+        from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
 
     Returns:
         ``x_adv``, float32, same shape as ``x``.
     """
-    _require_model(model)
+    from_logits = outputs_logits(model, from_logits)
     x, y = _check_inputs(x, y, clip)
     eps = _check_eps(eps, clip)
-    steps = _check_positive_int(steps, "steps")
-    restarts = _check_positive_int(restarts, "restarts")
-    samples = _check_positive_int(samples, "samples")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not alpha > 0:
-        raise ValueError(f"alpha (the step size) must be a positive number, got {alpha!r}")
+    steps = check_int(steps, "steps", minimum=1)
+    restarts = check_int(restarts, "restarts", minimum=1)
+    samples = check_int(samples, "samples", minimum=1)
+    alpha = check_real(alpha, "alpha", low=0.0, low_open=True, meaning="the step size")
     if eps == 0.0:
         return x.copy()
     rng = np.random.default_rng(seed)
@@ -212,14 +205,15 @@ def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, sample
             idx = np.flatnonzero(remaining)
             if idx.size == 0:
                 break
-            x_adv = _pgd_batch(model, x[s][idx], y[s][idx], eps, float(alpha), steps, random_start,
-                               samples, clip, rng)
+            x_adv = _pgd_batch(model, x[s][idx], y[s][idx], eps, alpha, steps, random_start,
+                               samples, clip, rng, from_logits)
             best[s.start + idx] = x_adv
             remaining[idx[_fooled(model, x_adv, y[s][idx])]] = False
     return best
 
 
 ATTACKS = {"fgsm": fgsm, "pgd": pgd}
+"""The attacks known by name, to :func:`robust_accuracy` and :func:`utils.audit.security_audit`."""
 
 
 def robust_accuracy(model, x, y, attack, eps, *, samples=1, eval_samples=1, **attack_kwargs):
@@ -239,9 +233,9 @@ def robust_accuracy(model, x, y, attack, eps, *, samples=1, eval_samples=1, **at
     Returns:
         A float in [0, 1].
     """
-    _require_model(model)
+    require_model(model)
     x, y = _check_inputs(x, y)
-    eval_samples = _check_positive_int(eval_samples, "eval_samples")
+    eval_samples = check_int(eval_samples, "eval_samples", minimum=1)
     if isinstance(attack, str):
         if attack not in ATTACKS:
             raise ValueError(f"attack must be one of {sorted(ATTACKS)} or a function, got {attack!r}")
@@ -256,16 +250,6 @@ def robust_accuracy(model, x, y, attack, eps, *, samples=1, eval_samples=1, **at
 
 
 # ------------------------------------------------------------------ adversarial training
-def _find_kernel(model, name):
-    """The kernel variable of the Dense/Conv layer ``name`` (inside a tfmot wrapper too)."""
-    from .pruning import prunable_layers
-
-    layers = {layer.name: layer for layer in prunable_layers(model)}
-    if name not in layers:
-        raise ValueError(f"masks has layer {name!r}, but the model's prunable layers are {list(layers)}")
-    return layers[name].kernel
-
-
 class AdversarialTrainer(keras.Model):
     """Wraps a model so that ``fit`` trains it on adversarial examples made for each batch.
 
@@ -275,16 +259,23 @@ class AdversarialTrainer(keras.Model):
     model's variables are the ones trained; prediction and validation use clean inputs.
 
     ``masks`` (``{layer_name: bool array}``, ``True`` = keep) keeps a pruned model pruned: after
-    every step the masked-out kernel weights are set back to zero.
+    every step the masked-out kernel weights are set back to zero by a
+    :class:`utils._core.FixedMask` bound to the wrapped model (the course's one mask-keeping
+    mechanism; it runs inside the compiled training step).
     """
 
-    def __init__(self, model, *, eps, alpha, steps, random_start=True, clip=(0.0, 1.0), masks=None):
+    def __init__(self, model, *, eps, alpha, steps, random_start=True, clip=(0.0, 1.0), masks=None,
+                 from_logits=None):
         super().__init__(name=f"adversarial_{model.name}")
         self.inner = model
+        self.from_logits = outputs_logits(model, from_logits)
         self.eps, self.alpha, self.steps = float(eps), float(alpha), int(steps)
         self.random_start, self.clip = bool(random_start), tuple(float(c) for c in clip)
-        self.masked = [(_find_kernel(model, name), tf.constant(mask, dtype=tf.float32))
-                       for name, mask in (masks or {}).items()]
+        self.mask_keeper = None
+        if masks:
+            self.mask_keeper = FixedMask(masks)
+            self.mask_keeper.set_model(model)   # bound to the wrapped model, not to this trainer
+            self.mask_keeper.apply()            # checks the masks and builds its variables now
 
     def call(self, x, training=None):
         return self.inner(x, training=training)
@@ -297,7 +288,7 @@ class AdversarialTrainer(keras.Model):
         for _ in range(self.steps):
             with tf.GradientTape() as tape:
                 tape.watch(x_adv)
-                loss = _LOSS(y, self.inner(x_adv, training=False))
+                loss = classification_loss(y, self.inner(x_adv, training=False), from_logits=self.from_logits)
             x_adv = _project(x_adv + self.alpha * tf.sign(tape.gradient(loss, x_adv)), x, self.eps, self.clip)
         return tf.stop_gradient(x_adv)
 
@@ -310,8 +301,8 @@ class AdversarialTrainer(keras.Model):
                                       regularization_losses=self.inner.losses)
         variables = self.inner.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        for kernel, mask in self.masked:
-            kernel.assign(kernel * mask)
+        if self.mask_keeper is not None:
+            self.mask_keeper.apply()
         self.compiled_metrics.update_state(y, predictions)
         return {metric.name: metric.result() for metric in self.metrics}
 
@@ -320,14 +311,14 @@ def _attack_settings(attack, eps, alpha, steps):
     if attack == "fgsm":  # FGSM with a random start (Wong et al., 2020): one step of 1.25 eps
         return (1.25 * eps if alpha is None else alpha), 1 if steps is None else steps
     if attack == "pgd":
-        steps = 7 if steps is None else _check_positive_int(steps, "steps")
+        steps = 7 if steps is None else check_int(steps, "steps", minimum=1)
         return (2.5 * eps / steps if alpha is None else alpha), steps
     raise ValueError(f"attack must be 'fgsm' (with random start) or 'pgd', got {attack!r}")
 
 
 def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, steps=None,
                       random_start=True, batch_size=32, learning_rate=1e-3, augment_shift=0,
-                      masks=None, callbacks=(), verbose=0, class_weight=None):
+                      masks=None, callbacks=(), verbose=0, class_weight=None, from_logits=None):
     """Adversarial training (Madry et al., ICLR 2018): fit ``model`` on attacked batches.
 
     For every batch, adversarial examples are made against the *current* weights and the
@@ -337,8 +328,9 @@ def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, st
     ``2.5 · eps / steps``: stronger and ``steps + 1`` times the cost.
 
     Args:
-        model: a tf_keras model with softmax outputs (trained in place; it may be wrapped by
-            tfmot for pruning, then pass ``callbacks=utils.pruning.pruning_callbacks()``).
+        model: a tf_keras classifier with softmax or logits outputs (``from_logits=None`` detects
+            which; trained in place; it may be wrapped by tfmot for pruning, then pass
+            ``callbacks=utils.pruning.pruning_callbacks()``).
         data: a :class:`utils.data.Dataset` with images in [0, 1].
         eps: the L∞ budget the model should resist (train at the budget you will test at).
         epochs: passes over the training set.
@@ -353,28 +345,20 @@ def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, st
     Returns:
         The Keras ``History``; ``model`` itself is trained in place.
     """
-    from .training import LOSS, VALIDATION_BATCH_SIZE, _check_class_weight, _training_batches
-
-    _require_model(model)
+    require_model(model)
     eps = _check_eps(eps)
-    epochs = _check_positive_int(epochs, "epochs")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     _check_inputs(data.x_train)
     alpha, steps = _attack_settings(attack, eps, alpha, steps)
     trainer = AdversarialTrainer(model, eps=eps, alpha=alpha, steps=steps, random_start=random_start,
-                                 masks=masks)
-    _check_class_weight(class_weight, data.y_train)
-    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=LOSS, metrics=["accuracy"])
-    return trainer.fit(_training_batches(data, batch_size, augment_shift), epochs=epochs,
+                                 masks=masks, from_logits=from_logits)
+    check_class_weight(class_weight, data.y_train)
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                    loss=loss_for(model, trainer.from_logits), metrics=["accuracy"])
+    return trainer.fit(training_batches(data, batch_size, augment_shift), epochs=epochs,
                        validation_data=(data.x_val, data.y_val), callbacks=list(callbacks), verbose=verbose,
                        class_weight=class_weight, validation_batch_size=VALIDATION_BATCH_SIZE)
-
-
-def _kernel_masks(model):
-    """``{layer_name: kernel != 0}`` for every Dense/Conv kernel: the mask a pruned model already has."""
-    from .pruning import prunable_layers
-
-    return {layer.name: layer.kernel.numpy() != 0 for layer in prunable_layers(model)}
 
 
 def prune_and_fine_tune(model, data, *, sparsity, epochs, eps=0.0, scope="global", batch_size=32,
@@ -385,7 +369,7 @@ def prune_and_fine_tune(model, data, *, sparsity, epochs, eps=0.0, scope="global
        weights (``scope="global"``: one threshold over all kernels, so small layers such as the
        first convolution keep more of their few weights);
     2. the survivors are fine-tuned while the pruned weights stay zero: on clean data if
-       ``eps == 0`` (``utils.dynamic.FixedMask``), otherwise by adversarial training at budget
+       ``eps == 0`` (:class:`utils._core.FixedMask`), otherwise by adversarial training at budget
        ``eps`` (:func:`adversarial_train` with ``masks``).
 
     Pruning an adversarially trained model and fine-tuning it adversarially is the baseline of
@@ -406,15 +390,10 @@ def prune_and_fine_tune(model, data, *, sparsity, epochs, eps=0.0, scope="global
     Returns:
         The pruned, fine-tuned model (a new object) with exactly ``sparsity`` zeros.
     """
-    from .pruning import prune_weights
-
     eps = _check_eps(eps)
     pruned = prune_weights(model, sparsity, scope=scope)
-    masks = _kernel_masks(pruned)
+    masks = kernel_masks(pruned)
     if eps == 0.0:
-        from .dynamic import FixedMask
-        from .training import train
-
         if attack_kwargs:
             raise ValueError(f"{sorted(attack_kwargs)} only apply to adversarial fine-tuning (eps > 0)")
         train(pruned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,

@@ -25,28 +25,20 @@ It is a *screening* tool, not a proof of safety: each row is one attack or one s
 one data set, with the sampling noise of that data set's size.
 """
 
-import numbers
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import _require_model
-from .adversarial import robust_accuracy
-from .metrics import (
-    accuracy,
-    compare_latency,
-    count_params,
-    expected_calibration_error,
-    gzipped_size,
-    per_class_accuracy,
-)
+from ._core import outputs_logits, require_model
+from ._validate import check_int, check_labels, check_real, check_same_length
+from .adversarial import ATTACKS, robust_accuracy
+from .calibration import expected_calibration_error
+from .metrics import accuracy, compare_latency, count_params, gzipped_size, per_class_accuracy
 from .privacy import membership_inference
 
-__all__ = ["security_audit", "AuditReport", "ATTACKS"]
-
-ATTACKS = ("fgsm", "pgd")
+__all__ = ["security_audit", "AuditReport"]
 
 
 @dataclass
@@ -127,29 +119,42 @@ def _test_split(data):
     else:
         raise TypeError("data must be a utils.data.Dataset (its test split is used) or an (x, y) pair, "
                         f"got {type(data).__name__}")
-    x, y = np.asarray(x, np.float32), np.asarray(y)
-    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array with one label per input, got shape {y.shape}, "
-                         f"dtype {y.dtype} for {len(x)} inputs")
-    return x, y.astype(np.int64)
+    x, y = np.asarray(x, np.float32), check_labels(y, "data's labels y")
+    check_same_length(x=x, y=y)
+    return x, y
 
 
 def _check_options(attacks, eps, membership, extra_metrics, names, max_examples):
+    """Check the audit's options; return ``attacks`` as a tuple."""
+    if isinstance(attacks, str):
+        raise TypeError(f"attacks must be a tuple of names from {tuple(ATTACKS)}, got the string {attacks!r}")
+    attacks = tuple(attacks)
     unknown = [a for a in attacks if a not in ATTACKS]
-    if isinstance(attacks, str) or unknown:
-        raise ValueError(f"attacks must be a tuple of names from {ATTACKS}, got {attacks!r}")
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0 < eps <= 1:
-        raise ValueError(f"eps must be an L∞ budget in (0, 1] (inputs in [0, 1]), got {eps!r}")
+    if unknown:
+        raise ValueError(f"attacks must be a tuple of names from {tuple(ATTACKS)}, got {attacks!r}")
+    check_real(eps, "eps", low=0.0, high=1.0, low_open=True, meaning="an L∞ budget, inputs in [0, 1]")
     if membership is not None and (not isinstance(membership, (tuple, list)) or len(membership) != 2):
         raise TypeError("membership must be None or (members, non_members), each an (x, y) pair")
     if extra_metrics is not None and (not isinstance(extra_metrics, dict)
                                       or not all(callable(f) for f in extra_metrics.values())):
         raise TypeError("extra_metrics must be a dict {row label: function(model) -> float}")
-    if not (isinstance(names, (tuple, list)) and len(names) == 2 and names[0] != names[1]):
+    if not isinstance(names, (tuple, list)) or len(names) != 2:
+        raise TypeError(f"names must be two different column names, got {names!r}")
+    if names[0] == names[1]:
         raise ValueError(f"names must be two different column names, got {names!r}")
-    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int)
-                                     or max_examples < 1):
-        raise ValueError(f"max_examples must be None or a positive int, got {max_examples!r}")
+    if max_examples is not None:
+        check_int(max_examples, "max_examples (None or a positive int)", minimum=1)
+    return attacks
+
+
+def _output_kinds(reference, candidate, from_logits):
+    """``(reference outputs logits?, candidate outputs logits?)``; each model may be of either kind."""
+    if from_logits is None or isinstance(from_logits, bool):
+        from_logits = (from_logits, from_logits)
+    elif not isinstance(from_logits, (tuple, list)) or len(from_logits) != 2:
+        raise TypeError("from_logits must be None (detect), True/False (both models), or a pair "
+                        f"(reference, candidate) of those, got {from_logits!r}")
+    return outputs_logits(reference, from_logits[0]), outputs_logits(candidate, from_logits[1])
 
 
 def _attack_subset(x, y, max_examples, seed):
@@ -171,17 +176,24 @@ def _worst_class(reference, candidate, x, y, class_names):
     return name, before[worst], after[worst]
 
 
-def _model_rows(model, x, y, x_attack, y_attack, *, attacks, eps, pgd_steps, membership, extra_metrics):
-    """The rows that need only one model: accuracy, ECE, MIA, attacks and the extra metrics."""
+def _model_rows(model, x, y, x_attack, y_attack, *, attacks, eps, pgd_steps, membership, extra_metrics,
+                from_logits):
+    """The rows that need only one model: accuracy, ECE, MIA, attacks and the extra metrics.
+
+    ``from_logits`` (a bool: whether this model outputs logits) is passed to every measurement
+    that needs probabilities or a loss; accuracy needs only the arg-max.
+    """
     rows = {"clean accuracy (%)": 100 * accuracy(model, x, y),
-            "ECE": float(expected_calibration_error(model, x, y))}
+            "ECE": float(expected_calibration_error(model, x, y, from_logits=from_logits))}
     if membership is not None:
-        rows["membership AUC"] = float(membership_inference(model, *membership).auc)
+        rows["membership AUC"] = float(membership_inference(model, *membership, from_logits=from_logits).auc)
     if "fgsm" in attacks:
-        rows["FGSM accuracy (%)"] = 100 * robust_accuracy(model, x_attack, y_attack, "fgsm", eps)
+        rows["FGSM accuracy (%)"] = 100 * robust_accuracy(model, x_attack, y_attack, "fgsm", eps,
+                                                          from_logits=from_logits)
     if "pgd" in attacks:
         rows["PGD accuracy (%)"] = 100 * robust_accuracy(model, x_attack, y_attack, "pgd", eps,
-                                                         alpha=2.5 * eps / pgd_steps, steps=pgd_steps)
+                                                         alpha=2.5 * eps / pgd_steps, steps=pgd_steps,
+                                                         from_logits=from_logits)
     for label, metric in (extra_metrics or {}).items():
         rows[label] = float(metric(model))
     rows["non-zero parameters"] = count_params(model, nonzero=True)
@@ -189,13 +201,14 @@ def _model_rows(model, x, y, x_attack, y_attack, *, attacks, eps, pgd_steps, mem
     return rows
 
 
-def security_audit(reference, candidate, data, *, attacks=ATTACKS, eps=0.1, pgd_steps=10, membership=None,
-                   extra_metrics=None, names=("dense", "pruned"), max_examples=None, latency_batch=1,
-                   latency_runs=20, seed=0):
+def security_audit(reference, candidate, data, *, attacks=tuple(ATTACKS), eps=0.1, pgd_steps=10,
+                   membership=None, extra_metrics=None, names=("dense", "pruned"), max_examples=None,
+                   latency_batch=1, latency_runs=20, seed=0, from_logits=None):
     """Measure a candidate (pruned) model against a reference (dense) one, efficiency and security.
 
     Args:
-        reference, candidate: tf_keras classifiers with softmax outputs, same inputs and classes.
+        reference, candidate: tf_keras classifiers with the same inputs and classes; each may end
+            in a softmax or output logits (they may differ, see ``from_logits``).
         data: a :class:`utils.data.Dataset` (its test split is used) or an ``(x, y)`` pair;
             ``x`` of shape ``(n, *input_shape)``, ``y`` integer labels of shape ``(n,)``.
         attacks: any of ``"fgsm"``, ``"pgd"`` (L∞, inputs in [0, 1]); ``()`` for tabular data,
@@ -212,14 +225,18 @@ def security_audit(reference, candidate, data, *, attacks=ATTACKS, eps=0.1, pgd_
         latency_batch: batch size of the latency measurement (1 = one request at a time).
         latency_runs: timed calls per model (round-robin).
         seed: seed of the attack subset.
+        from_logits: ``None`` detects, for each model separately, whether it outputs logits;
+            ``True``/``False`` says so for both; a pair ``(reference, candidate)`` of those says
+            so for each. Passed on to the ECE, membership and attack rows (``extra_metrics``
+            functions receive the model and must handle its outputs themselves).
 
     Returns:
         An :class:`AuditReport`; ``.table()`` for the numbers, ``.plot()`` for a figure.
     """
     for model in (reference, candidate):
-        _require_model(model)
-    attacks = tuple(attacks)
-    _check_options(attacks, eps, membership, extra_metrics, names, max_examples)
+        require_model(model)
+    attacks = _check_options(attacks, eps, membership, extra_metrics, names, max_examples)
+    ref_logits, cand_logits = _output_kinds(reference, candidate, from_logits)
     x, y = _test_split(data)
     if reference.output_shape[-1] != candidate.output_shape[-1]:
         raise ValueError("reference and candidate must predict the same classes, got "
@@ -227,8 +244,8 @@ def security_audit(reference, candidate, data, *, attacks=ATTACKS, eps=0.1, pgd_
     x_attack, y_attack = _attack_subset(x, y, max_examples, seed)
     options = dict(attacks=attacks, eps=eps, pgd_steps=pgd_steps, membership=membership,
                    extra_metrics=extra_metrics)
-    ref_rows = _model_rows(reference, x, y, x_attack, y_attack, **options)
-    cand_rows = _model_rows(candidate, x, y, x_attack, y_attack, **options)
+    ref_rows = _model_rows(reference, x, y, x_attack, y_attack, from_logits=ref_logits, **options)
+    cand_rows = _model_rows(candidate, x, y, x_attack, y_attack, from_logits=cand_logits, **options)
     class_names = getattr(data, "class_names", None)
     worst, ref_worst, cand_worst = _worst_class(reference, candidate, x, y, class_names)
     latency = compare_latency({"reference": reference, "candidate": candidate}, x[:latency_batch],

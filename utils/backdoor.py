@@ -19,7 +19,11 @@ import dataclasses
 
 import numpy as np
 
-from . import _require_model, keras
+from . import keras, structured
+from ._core import copy_model, require_model
+from ._validate import check_choice, check_fraction, check_images, check_int, check_labels
+from .metrics import predict_classes
+from .training import train
 
 __all__ = ["add_trigger", "trigger_mask", "poison", "attack_success_rate", "channel_activity",
            "dormant_channels", "remove_channels", "prune_dormant", "fine_prune"]
@@ -29,15 +33,6 @@ PATTERNS = ("checkerboard", "square")
 
 
 # ------------------------------------------------------------------ the trigger
-def _check_images(x):
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(f"x must be a batch of images (n, height, width, channels), got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must hold float pixel values in [0, 1], got dtype {x.dtype}")
-    return x
-
-
 def trigger_mask(image_shape, *, size=4, margin=3, corner="bottom-right", pattern="checkerboard"):
     """Where the trigger goes and what it looks like.
 
@@ -55,17 +50,13 @@ def trigger_mask(image_shape, *, size=4, margin=3, corner="bottom-right", patter
         a float ``(height, width)`` array with the values to write there.
     """
     height, width = image_shape[:2]
-    for name, value in (("size", size), ("margin", margin)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (name == "size"):
-            raise ValueError(f"{name} must be a {'positive' if name == 'size' else 'non-negative'} int, "
-                             f"got {value!r}")
+    size = check_int(size, "size", minimum=1)
+    margin = check_int(margin, "margin", minimum=0)
     if size + margin > min(height, width):
         raise ValueError(f"a trigger of size {size} with margin {margin} does not fit in a "
                          f"{height}×{width} image")
-    if corner not in CORNERS:
-        raise ValueError(f"corner must be one of {CORNERS}, got {corner!r}")
-    if pattern not in PATTERNS:
-        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    check_choice(corner, "corner", CORNERS)
+    check_choice(pattern, "pattern", PATTERNS)
     top = height - margin - size if corner.startswith("bottom") else margin
     left = width - margin - size if corner.endswith("right") else margin
     where = np.zeros((height, width), dtype=bool)
@@ -93,7 +84,7 @@ def add_trigger(x, *, size=4, margin=3, corner="bottom-right", pattern="checkerb
     Returns:
         A new float32 array of the same shape.
     """
-    x = _check_images(x)
+    x = check_images(x)
     where, values = trigger_mask(x.shape[1:3], size=size, margin=margin, corner=corner, pattern=pattern)
     triggered = np.array(x, dtype=np.float32, copy=True)
     triggered[:, where, :] = values[where][:, None]
@@ -101,9 +92,7 @@ def add_trigger(x, *, size=4, margin=3, corner="bottom-right", pattern="checkerb
 
 
 def _check_target(target, num_classes):
-    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < num_classes:
-        raise ValueError(f"target must be a class index in 0…{num_classes - 1}, got {target!r}")
-    return int(target)
+    return check_int(target, "target (a class index)", minimum=0, maximum=num_classes - 1)
 
 
 def poison(data, *, target, rate, seed=0, **trigger):
@@ -126,8 +115,7 @@ def poison(data, *, target, rate, seed=0, **trigger):
         ``np.flatnonzero(poisoned.y_train != data.y_train)``.
     """
     target = _check_target(target, data.num_classes)
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate < 1.0:
-        raise ValueError(f"rate (fraction of the training set to poison) must be in (0, 1), got {rate!r}")
+    rate = check_fraction(rate, "rate", low_open=True, meaning="the fraction of the training set to poison")
     candidates = np.flatnonzero(data.y_train != target)
     count = int(round(rate * len(data.y_train)))
     if not 1 <= count <= len(candidates):
@@ -149,7 +137,7 @@ def attack_success_rate(model, x, target, *, y=None, **trigger):
     here; without ``y``, ``x`` must already contain only such inputs.
 
     Args:
-        model: a tf_keras classifier.
+        model: a tf_keras classifier (softmax or logits outputs: only the arg-max is used).
         x: *clean* images ``(n, h, w, c)``; the trigger is added here.
         target: the attacker's target class.
         y: optional true labels of ``x``, used to drop the target class.
@@ -158,17 +146,14 @@ def attack_success_rate(model, x, target, *, y=None, **trigger):
     Returns:
         A float in [0, 1].
     """
-    _require_model(model)
-    x = _check_images(x)
+    require_model(model)
+    x = check_images(x)
     target = _check_target(target, model.output_shape[-1])
     if y is not None:
-        y = np.asarray(y)
-        if y.shape != (len(x),):
-            raise ValueError(f"y must hold one label per image: shape {y.shape} for {len(x)} images")
-        x = x[y != target]
+        x = x[check_labels(y, n=len(x)) != target]
     if len(x) == 0:
         raise ValueError("no input of a class other than the target is left to attack")
-    predicted = np.argmax(_forward(model, add_trigger(x, **trigger)), axis=1)
+    predicted = predict_classes(model, add_trigger(x, **trigger))   # arg-max: softmax or logits alike
     return float(np.mean(predicted == target))
 
 
@@ -208,18 +193,15 @@ def channel_activity(model, x, layer, *, batch_size=256):
     Returns:
         ``(channels,)`` float array; channels near 0 are *dormant* on this data.
     """
-    _require_model(model)
-    x = _check_images(x)
+    require_model(model)
+    x = check_images(x)
     _, activations = _relu_conv(model, layer)
     probe = keras.Model(model.inputs, activations)
     return _forward(probe, x, batch_size).mean(axis=(0, 1, 2))
 
 
 def _check_ratio(ratio):
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 <= ratio < 1.0:
-        raise ValueError(f"ratio (fraction of the layer's channels to prune) must be in [0, 1), "
-                         f"got {ratio!r}")
-    return float(ratio)
+    return check_fraction(ratio, "ratio", meaning="the fraction of the layer's channels to prune")
 
 
 def dormant_channels(model, x, layer, ratio):
@@ -249,12 +231,12 @@ def remove_channels(model, layer, channels):
         layer: name of the layer.
         channels: output channels to remove (distinct ints).
     """
-    from . import structured
-    from .pruning import copy_model
-
-    _require_model(model)
+    require_model(model)
     conv, _ = _relu_conv(model, layer)
-    channels = np.asarray(channels, dtype=int).ravel()
+    channels = np.asarray(channels).ravel()
+    if channels.size and not np.issubdtype(channels.dtype, np.integer):
+        raise TypeError(f"channels must be integer channel indices, got dtype {channels.dtype}")
+    channels = channels.astype(int)
     filters = conv.kernel.shape[-1]
     if len(set(channels.tolist())) != len(channels) or np.any((channels < 0) | (channels >= filters)):
         raise ValueError(f"channels must be distinct indices in 0…{filters - 1}, got {channels.tolist()}")
@@ -307,13 +289,13 @@ def fine_prune(model, clean_x, *, layer, ratio, data, epochs=5, batch_size=32, l
         clean_x: clean images used to rank the channels.
         layer, ratio: as in :func:`prune_dormant`.
         data: a clean :class:`utils.data.Dataset` for fine-tuning (its ``x_train``/``y_train``).
-        epochs, batch_size, learning_rate, augment_shift: as in :func:`utils.training.train`.
+        epochs, batch_size, learning_rate, augment_shift: as in :func:`utils.training.train`,
+            whose loss matches the model's outputs (softmax or logits, detected from the last
+            layer; a logits model stays a logits model after pruning).
 
     Returns:
         The pruned, fine-tuned model (a new object).
     """
-    from .training import train
-
     pruned = prune_dormant(model, clean_x, layer=layer, ratio=ratio)
     train(pruned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
           augment_shift=augment_shift)

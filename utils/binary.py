@@ -1,6 +1,7 @@
 """Metrics for two-class problems with a rare positive class (fraud, malignancy).
 
-The course's models end in a 2-way softmax; class 1 is the *positive* class: the one a
+The course's models end in a 2-way softmax (a model that outputs 2 logits works too); class 1
+is the *positive* class: the one a
 screening or scoring system exists to find. Overall accuracy is a poor headline for such
 tasks: when 1.5 % of transactions are fraud, a model that never flags anything is 98.5 %
 accurate. These functions report what matters instead:
@@ -19,7 +20,8 @@ Every function takes the labels ``y`` (shape ``(n,)``, values 0/1) and the *scor
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from . import _require_model
+from ._core import require_model
+from ._validate import check_labels, check_real
 from .metrics import predict_proba
 
 __all__ = ["positive_scores", "confusion_at", "recall_at", "precision_at", "sensitivity_specificity",
@@ -28,8 +30,8 @@ __all__ = ["positive_scores", "confusion_at", "recall_at", "precision_at", "sens
 
 def _check_labels_scores(y, scores):
     """Validate ``y`` (0/1 labels) and ``scores`` (probabilities), both of shape ``(n,)``."""
-    y, scores = np.asarray(y), np.asarray(scores, dtype=np.float64)
-    if y.ndim != 1 or scores.shape != y.shape:
+    y, scores = check_labels(y), np.asarray(scores, dtype=np.float64)
+    if scores.shape != y.shape:
         raise ValueError(f"y and scores must be 1-D arrays of the same length, got shapes {y.shape} "
                          f"and {scores.shape}")
     if not np.isin(y, (0, 1)).all():
@@ -37,31 +39,32 @@ def _check_labels_scores(y, scores):
     if scores.size and (np.isnan(scores).any() or scores.min() < 0.0 or scores.max() > 1.0):
         raise ValueError("scores must be probabilities of the positive class in [0, 1]; pass "
                          "positive_scores(model, x), not logits or class indices")
-    return y.astype(np.int64), scores
+    return y, scores
 
 
 def _check_threshold(threshold):
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
-            or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    return float(threshold)
+    return check_real(threshold, "threshold", low=0.0, high=1.0, meaning="flag scores >= threshold")
 
 
-def positive_scores(model, x, batch_size=512):
-    """``P(class 1 | x)`` from a 2-class softmax model.
+def positive_scores(model, x, batch_size=512, *, from_logits=None):
+    """``P(class 1 | x)`` from a 2-class classifier (softmax or logits outputs).
 
     Args:
-        model: a tf_keras classifier with 2 softmax outputs.
+        model: a tf_keras classifier with 2 outputs: softmax probabilities or logits.
         x: inputs, shape ``(n, *input_shape)``.
+        batch_size: examples per forward pass.
+        from_logits: ``None`` detects whether the model outputs logits (then a softmax is
+            applied); ``True``/``False`` says so.
 
     Returns:
         float64 array of shape ``(n,)``.
     """
-    _require_model(model)
+    require_model(model)
     if model.output_shape[-1] != 2:
-        raise ValueError("positive_scores needs a model with 2 softmax outputs, got "
-                         f"{model.output_shape[-1]}")
-    return predict_proba(model, np.asarray(x, np.float32), batch_size)[:, 1].astype(np.float64)
+        raise ValueError("positive_scores needs a model with 2 outputs (softmax probabilities or logits) "
+                         f"for the classes 0/1, got {model.output_shape[-1]}")
+    probs = predict_proba(model, np.asarray(x, np.float32), batch_size, from_logits=from_logits)
+    return probs[:, 1].astype(np.float64)
 
 
 def confusion_at(y, scores, threshold=0.5):
@@ -130,9 +133,7 @@ def threshold_for_recall(y, scores, target_recall):
         A float threshold; flag ``scores >= threshold``.
     """
     y, scores = _check_labels_scores(y, scores)
-    if isinstance(target_recall, bool) or not isinstance(target_recall, (int, float, np.floating)) \
-            or not 0.0 < target_recall <= 1.0:
-        raise ValueError(f"target_recall must be a number in (0, 1], got {target_recall!r}")
+    target_recall = check_real(target_recall, "target_recall", low=0.0, high=1.0, low_open=True)
     positive_scores_sorted = np.sort(scores[y == 1])[::-1]  # highest first
     if positive_scores_sorted.size == 0:
         raise ValueError("threshold_for_recall needs at least one positive example")
@@ -152,9 +153,8 @@ def balanced_class_weight(y):
     Returns:
         ``{class index: weight}`` for every class present in ``y``.
     """
-    y = np.asarray(y)
-    if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must be a non-empty 1-D array of integer labels, got shape {y.shape} "
-                         f"and dtype {y.dtype}")
+    y = check_labels(y)
+    if y.size == 0:
+        raise ValueError("y is empty: no labels to weight")
     classes, counts = np.unique(y, return_counts=True)
     return {int(c): float(len(y) / (len(classes) * k)) for c, k in zip(classes, counts)}

@@ -2,7 +2,7 @@
 
 A classifier is *calibrated* when its confidence matches its accuracy: among the predictions
 made with 80 % confidence, 80 % are right (measure it with
-:func:`utils.metrics.expected_calibration_error` and draw it with
+:func:`expected_calibration_error` and draw it with
 :func:`utils.plots.reliability_diagram`). Training, pruning and fine-tuning all change
 calibration, usually towards over-confidence.
 
@@ -37,16 +37,18 @@ The functions:
   set of a hundred examples, two ECEs a point apart are usually indistinguishable.
 """
 
-import numbers
-
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp, softmax
 
-from . import _require_model, keras, tf
+from . import keras, tf
+from ._core import class_probabilities, copy_model, outputs_logits, require_model
+from ._validate import check_fraction, check_int, check_labels, check_probabilities, check_real
 
-__all__ = ["fit_temperature", "temperature_scaled", "apply_temperature", "temperature_nll",
-           "ece_interval", "TemperatureScaling", "FLOOR", "T_RANGE"]
+__all__ = ["calibration_bins", "expected_calibration_error", "fit_temperature", "temperature_scaled",
+           "apply_temperature", "temperature_nll", "ece_interval", "TemperatureScaling", "FLOOR",
+           "T_RANGE"]
 
 FLOOR = float(np.finfo(np.float32).tiny)  # smallest positive normal float32 (~1.2e-38)
 T_RANGE = (0.01, 100.0)                   # the search interval of fit_temperature
@@ -55,40 +57,77 @@ T_RANGE = (0.01, 100.0)                   # the search interval of fit_temperatu
 # ------------------------------------------------------------------ checks
 
 def _check_temperature(temperature):
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-        raise TypeError(f"temperature must be a positive number, got {type(temperature).__name__}")
-    if not np.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-    return float(temperature)
-
-
-def _check_probabilities(probs):
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim != 2 or probs.shape[1] < 2 or len(probs) == 0:
-        raise ValueError("probabilities must have shape (n, num_classes) with n >= 1 and num_classes >= 2, "
-                         f"got shape {probs.shape}")
-    if not np.all(np.isfinite(probs)) or np.any(probs < -1e-6) \
-            or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("each row of the probabilities must be non-negative and sum to 1: temperature "
-                         "scaling here expects a model with softmax outputs (not logits)")
-    return probs
-
-
-def _check_labels(y, n, num_classes):
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n:
-        raise ValueError(f"y must be a 1-D array with one label per example ({n}), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if y.min() < 0 or y.max() >= num_classes:
-        raise ValueError(f"labels must be in [0, {num_classes - 1}] for {num_classes} classes, "
-                         f"got range [{y.min()}, {y.max()}]")
-    return y
+    return check_real(temperature, "temperature", low=0.0, low_open=True)
 
 
 def _log_probabilities(probs):
     """``log p`` in float64, with ``p`` floored at :data:`FLOOR` so that ``log 0`` cannot occur."""
     return np.log(np.maximum(probs, FLOOR))
+
+
+# ------------------------------------------------------------------ measuring calibration
+
+def calibration_bins(probs, y, bins=15):
+    """Confidence vs accuracy in equal-width confidence bins (the data of a reliability diagram).
+
+    The *confidence* of a prediction is its top probability ``max_k p_k``; the prediction is
+    the arg-max. Bin ``m`` (1-based) holds the predictions with confidence in
+    ``((m - 1)/bins, m/bins]``, as in Guo et al., *On Calibration of Modern Neural Networks*,
+    ICML 2017.
+
+    Args:
+        probs: predicted probabilities, shape ``(n, num_classes)``, rows summing to 1.
+        y: true labels, shape ``(n,)``.
+        bins: number of equal-width bins over (0, 1].
+
+    Returns:
+        ``pandas.DataFrame`` with one row per bin: ``lower``, ``upper`` (the bin's edges),
+        ``count`` (predictions in it), ``confidence`` (their mean confidence) and ``accuracy``
+        (the fraction of them that are right); the last two are ``nan`` for an empty bin.
+    """
+    probs = check_probabilities(probs)
+    y = check_labels(y, n=len(probs), num_classes=probs.shape[1])
+    bins = check_int(bins, "bins", minimum=1)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y
+    # ceil(c * bins) - 1 puts c in ((m-1)/M, m/M]; c = 0 would give -1, so clip it into bin 0
+    index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    rows = []
+    for m in range(bins):
+        members = index == m
+        count = int(members.sum())
+        rows.append({"lower": m / bins, "upper": (m + 1) / bins, "count": count,
+                     "confidence": confidence[members].mean() if count else np.nan,
+                     "accuracy": correct[members].mean() if count else np.nan})
+    return pd.DataFrame(rows)
+
+
+def expected_calibration_error(model, x, y, bins=15, *, from_logits=None):
+    """Expected calibration error (ECE): how far confidence is from accuracy, on average.
+
+    ``ECE = sum_m (|B_m| / n) * |accuracy(B_m) - confidence(B_m)|`` over ``bins`` equal-width
+    confidence bins ``B_m`` (Guo et al., *On Calibration of Modern Neural Networks*, ICML 2017;
+    see :func:`calibration_bins`). 0 means perfectly calibrated: among the predictions made
+    with 80 % confidence, 80 % are right. An over-confident model has ECE > 0.
+
+    Args:
+        model: a tf_keras classifier (softmax or logits outputs, see ``from_logits``), or
+            ``None`` when ``x`` already holds predicted probabilities of shape
+            ``(n, num_classes)`` (e.g. from :func:`utils.metrics.predict_proba`).
+        x: inputs ``(n, ...)`` for the model, or the probabilities when ``model`` is ``None``.
+        y: true labels, shape ``(n,)``.
+        bins: number of equal-width confidence bins (Guo et al. use 15).
+        from_logits: ``None`` detects whether the model outputs logits (then a softmax is
+            applied first); ``True``/``False`` says so.
+
+    Returns:
+        ECE as a fraction in [0, 1] (multiply by 100 for percentage points).
+    """
+    probs = x if model is None else class_probabilities(model, x, from_logits=from_logits)
+    table = calibration_bins(probs, y, bins)
+    used = table[table["count"] > 0]
+    gaps = np.abs(used["accuracy"] - used["confidence"])
+    return float(np.sum(used["count"] * gaps) / table["count"].sum())
 
 
 # ------------------------------------------------------------------ the maths on arrays
@@ -104,7 +143,7 @@ def apply_temperature(probs, temperature):
         float64 array of shape ``(n, num_classes)``; the arg-max of every row is unchanged.
     """
     temperature = _check_temperature(temperature)
-    probs = _check_probabilities(probs)
+    probs = check_probabilities(probs)
     return softmax(_log_probabilities(probs) / temperature, axis=1)
 
 
@@ -116,15 +155,15 @@ def temperature_nll(probs, y, temperature):
     functions minus a linear function, hence **convex in 1/T**: it has at most one minimum.
     """
     temperature = _check_temperature(temperature)
-    probs = _check_probabilities(probs)
-    y = _check_labels(y, len(probs), probs.shape[1])
+    probs = check_probabilities(probs)
+    y = check_labels(y, n=len(probs), num_classes=probs.shape[1])
     scaled = _log_probabilities(probs) / temperature
     return float(np.mean(logsumexp(scaled, axis=1) - scaled[np.arange(len(y)), y]))
 
 
 # ------------------------------------------------------------------ fitting on a model
 
-def fit_temperature(model, x_val, y_val):
+def fit_temperature(model, x_val, y_val, *, from_logits=None):
     """The temperature ``T`` that minimises the validation NLL of ``softmax(log p / T)``.
 
     Guo et al. (ICML 2017), section 4.2: fit one scalar ``T`` on the *validation* set — never on
@@ -134,9 +173,10 @@ def fit_temperature(model, x_val, y_val):
     :data:`T_RANGE`.
 
     Args:
-        model: a tf_keras classifier with softmax outputs (e.g. a pruned, fine-tuned model),
-            or ``None`` when ``x_val`` already holds its predicted probabilities
-            ``(n, num_classes)`` (as in :func:`utils.metrics.expected_calibration_error`).
+        model: a tf_keras classifier (e.g. a pruned, fine-tuned model) with softmax or logits
+            outputs (``from_logits=None`` detects which), or ``None`` when ``x_val`` already
+            holds its predicted probabilities ``(n, num_classes)`` (as in
+            :func:`expected_calibration_error`).
         x_val: validation inputs, shape ``(n, ...)`` (or the probabilities, see ``model``).
         y_val: validation labels, integer array of shape ``(n,)``.
 
@@ -150,13 +190,12 @@ def fit_temperature(model, x_val, y_val):
             no minimum: the validation set is too small or too easy to fit a temperature on.
             Also if the best ``T`` lies at the edge of :data:`T_RANGE`.
     """
-    from .metrics import predict_proba
-
     x_val = np.asarray(x_val)
     if len(x_val) == 0:
         raise ValueError("x_val is empty; fit_temperature needs validation examples")
-    probs = _check_probabilities(x_val if model is None else predict_proba(_require_model(model), x_val))
-    y_val = _check_labels(y_val, len(probs), probs.shape[1])
+    probs = check_probabilities(x_val if model is None
+                                else class_probabilities(model, x_val, from_logits=from_logits))
+    y_val = check_labels(y_val, "y_val", n=len(probs), num_classes=probs.shape[1])
     if np.all(probs.argmax(axis=1) == y_val):
         raise ValueError(f"the model classifies all {len(y_val)} validation examples correctly, so the NLL "
                          "keeps falling as T -> 0 and no temperature minimises it; fit T on a larger or "
@@ -184,7 +223,7 @@ def ece_interval(probs, y, *, bins=15, resamples=1000, level=0.9, seed=0):
     """A bootstrap interval for the expected calibration error of ``probs`` on labels ``y``.
 
     The test examples are resampled with replacement ``resamples`` times and the ECE
-    (:func:`utils.metrics.expected_calibration_error`) is recomputed each time; the interval
+    (:func:`expected_calibration_error`) is recomputed each time; the interval
     holds the central ``level`` share of those values (the percentile bootstrap, Efron &
     Tibshirani, *An Introduction to the Bootstrap*, 1993). It shows how much the ECE would move
     with another test set of the same size. It is only approximate: the ECE of a small sample
@@ -202,14 +241,10 @@ def ece_interval(probs, y, *, bins=15, resamples=1000, level=0.9, seed=0):
     Returns:
         ``(low, high)`` as floats.
     """
-    from .metrics import expected_calibration_error
-
-    probs = _check_probabilities(probs)
-    y = _check_labels(y, len(probs), probs.shape[1])
-    if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) or resamples < 1:
-        raise ValueError(f"resamples must be a positive int, got {resamples!r}")
-    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
-        raise ValueError(f"level must be a number in (0, 1), e.g. 0.9, got {level!r}")
+    probs = check_probabilities(probs)
+    y = check_labels(y, n=len(probs), num_classes=probs.shape[1])
+    resamples = check_int(resamples, "resamples", minimum=1)
+    level = check_fraction(level, "level", low_open=True, meaning="the interval's coverage, e.g. 0.9")
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
@@ -222,59 +257,59 @@ def ece_interval(probs, y, *, bins=15, resamples=1000, level=0.9, seed=0):
 # ------------------------------------------------------------------ the recalibrated model
 
 class TemperatureScaling(keras.layers.Layer):
-    """A layer with no weights: probabilities in, ``softmax(log p / T)`` out.
+    """A layer with no weights that recalibrates a classifier's output with temperature ``T``.
 
-    Used by :func:`temperature_scaled` for models whose last layer is not a softmax ``Dense``.
+    Probabilities in (``from_logits=False``): ``softmax(log p / T)`` out. Logits in
+    (``from_logits=True``): ``z / T`` out, still logits. Used by :func:`temperature_scaled` for
+    models whose last layer is not a ``Dense`` layer.
     """
 
-    def __init__(self, temperature, **kwargs):
+    def __init__(self, temperature, from_logits=False, **kwargs):
         super().__init__(**kwargs)
         self.temperature = _check_temperature(temperature)
+        self.from_logits = bool(from_logits)
+        self.outputs_logits = self.from_logits   # read by utils._core.outputs_logits
 
-    def call(self, probs):
-        log_p = tf.math.log(tf.maximum(probs, FLOOR))
+    def call(self, outputs):
+        if self.from_logits:
+            return outputs / self.temperature
+        log_p = tf.math.log(tf.maximum(outputs, FLOOR))
         return tf.nn.softmax(log_p / self.temperature, axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "temperature": self.temperature}
+        return {**super().get_config(), "temperature": self.temperature, "from_logits": self.from_logits}
 
 
-def _is_softmax_dense(layer):
-    return (isinstance(layer, keras.layers.Dense)
-            and getattr(layer.activation, "__name__", "") == "softmax")
-
-
-def temperature_scaled(model, temperature):
+def temperature_scaled(model, temperature, *, from_logits=None):
     """A new model that outputs ``softmax(z / T)``: ``model`` recalibrated with temperature ``T``.
 
     When the last layer is a ``Dense`` layer with a softmax activation (every classifier in
-    this course), the temperature is **folded into that layer**: its kernel and bias are
-    divided by ``T``, which divides its logits ``z = W h + b`` by ``T``. The result has exactly
+    this course) or a linear one (a model that outputs logits), the temperature is **folded
+    into that layer**: its kernel and bias are divided by ``T``, which divides its logits
+    ``z = W h + b`` by ``T``; a logits model keeps outputting logits, now ``z / T``. The result has exactly
     the architecture, number of (non-zero) parameters and speed of the original — a
     recalibrated pruned model stays as sparse as it was. Otherwise a weightless
-    :class:`TemperatureScaling` layer is appended after the model's softmax output.
+    :class:`TemperatureScaling` layer is appended after the model's output.
 
     Args:
-        model: a tf_keras classifier with softmax outputs (never modified; the new model shares
-            no variables with it).
+        model: a tf_keras classifier with softmax or logits outputs (never modified; the new
+            model shares no variables with it); ``from_logits=None`` detects which.
         temperature: ``T > 0``, usually from :func:`fit_temperature`; ``T = 1`` gives a copy.
 
     Returns:
         A tf_keras model with the same input; its predicted classes equal ``model``'s, its
         probabilities are recalibrated. Use it with :mod:`utils.metrics` like any model.
     """
-    from .pruning import copy_model
-
-    _require_model(model)
+    logits = outputs_logits(require_model(model), from_logits)
     temperature = _check_temperature(temperature)
     scaled = copy_model(model)
     last = scaled.layers[-1]
-    if _is_softmax_dense(last):
+    if isinstance(last, keras.layers.Dense):  # softmax or linear: outputs_logits accepted it
         kernel, bias = last.get_weights() if last.use_bias else (last.get_weights()[0], None)
         last.set_weights([kernel / temperature] + ([] if bias is None else [bias / temperature]))
         return scaled
     if len(scaled.outputs) != 1:
         raise ValueError(f"temperature_scaled needs a model with one softmax output, {model.name!r} has "
                          f"{len(scaled.outputs)}")
-    outputs = TemperatureScaling(temperature, name="temperature")(scaled.outputs[0])
+    outputs = TemperatureScaling(temperature, from_logits=logits, name="temperature")(scaled.outputs[0])
     return keras.Model(scaled.inputs, outputs, name=f"{model.name}_T")

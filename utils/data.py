@@ -18,17 +18,24 @@ Every default runs offline:
 * ``"transactions"`` — generated, imbalanced card transactions with customer ids
   (:func:`utils.transactions.make_transactions`).
 
-All loaders return a :class:`Dataset` with a stratified train / validation / test split.
+All loaders return a :class:`Dataset` with a stratified train / validation / test split
+(both defined in :mod:`utils.dataset`, which the generators build on too; ``utils.data.Dataset``
+is the same class).
 """
 
 import gzip
 import os
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.model_selection import train_test_split
+
+from . import keras
+from ._validate import check_choice, check_int
+from .dataset import Dataset, stratified_split
+from .traffic_signs import make_traffic_signs
+from .transactions import make_transactions
 
 __all__ = ["Dataset", "DatasetUnavailableError", "load_dataset", "DATASETS", "DIGIT_NAMES",
            "make_sequences", "load_breast_cancer_set"]
@@ -41,50 +48,6 @@ KERAS_CACHE = os.path.join(os.path.expanduser("~"), ".keras", "datasets")
 
 class DatasetUnavailableError(RuntimeError):
     """A dataset that must be downloaded is neither cached nor downloadable."""
-
-
-@dataclass
-class Dataset:
-    """A classification dataset split three ways.
-
-    Attributes:
-        x_train, x_val, x_test: float32 arrays of shape ``(n, *input_shape)``.
-        y_train, y_val, y_test: int64 class indices of shape ``(n,)``.
-        class_names: one human-readable name per class.
-        name: the name it was loaded under.
-    """
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: tuple
-    name: str
-
-    @property
-    def input_shape(self):
-        """Shape of one example, e.g. ``(28, 28, 1)``."""
-        return tuple(self.x_train.shape[1:])
-
-    @property
-    def num_classes(self):
-        return len(self.class_names)
-
-    def __repr__(self):
-        return (f"Dataset({self.name!r}: train {len(self.y_train)}, val {len(self.y_val)}, "
-                f"test {len(self.y_test)}, input {self.input_shape}, {self.num_classes} classes)")
-
-
-def _split(x, y, *, val_fraction, test_fraction, seed):
-    """Stratified split of ``(x, y)`` into train / val / test."""
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=test_fraction, stratify=y, random_state=seed)
-    val_of_rest = val_fraction / (1.0 - test_fraction)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_of_rest, stratify=y_rest, random_state=seed)
-    return x_train, y_train, x_val, y_val, x_test, y_test
 
 
 def _digits_to_28x28(images):
@@ -106,7 +69,7 @@ def _load_digits(seed, val_fraction=0.1, test_fraction=0.2):
     bunch = load_digits()
     x = _digits_to_28x28(bunch.images)
     y = bunch.target.astype(np.int64)
-    parts = _split(x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    parts = stratified_split(x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     return Dataset(*parts, class_names=DIGIT_NAMES, name="digits")
 
 
@@ -131,7 +94,6 @@ def _mnist_arrays(cache_dir):
     """(x_train, y_train, x_test, y_test) of MNIST: the cached Keras file, else a Keras download."""
     path = os.path.join(cache_dir, "mnist.npz")
     if not os.path.exists(path):
-        from . import keras
         try:
             path = keras.utils.get_file(
                 "mnist.npz", "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
@@ -152,7 +114,6 @@ def _fashion_arrays(cache_dir):
     folder = os.path.join(cache_dir, "fashion-mnist")
     paths = [os.path.join(folder, f) for f in _FASHION_FILES]
     if not all(os.path.exists(p) for p in paths):
-        from . import keras
         try:
             base = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
             paths = [keras.utils.get_file(f, base + f, cache_dir=os.path.dirname(cache_dir),
@@ -166,13 +127,13 @@ def _fashion_arrays(cache_dir):
 
 
 def _load_keras_set(name, seed, cache_dir=KERAS_CACHE, val_size=5000):
+    seed = check_int(seed, "seed", minimum=0)
     arrays = _mnist_arrays if name == "mnist" else _fashion_arrays
     x_train, y_train, x_test, y_test = arrays(cache_dir)
     x_train = x_train.astype(np.float32)[..., None] / 255.0
     x_test = x_test.astype(np.float32)[..., None] / 255.0
     y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
-    if not 0 < val_size < len(y_train):
-        raise ValueError(f"val_size must be between 1 and {len(y_train) - 1}, got {val_size}")
+    val_size = check_int(val_size, "val_size", minimum=1, maximum=len(y_train) - 1)
     x_train, x_val, y_train, y_val = train_test_split(
         x_train, y_train, test_size=val_size, stratify=y_train, random_state=seed)
     names = DIGIT_NAMES if name == "mnist" else FASHION_NAMES
@@ -208,11 +169,12 @@ def make_sequences(n=4000, *, length=24, vocab=10, num_classes=4, markers=1, see
         A :class:`Dataset` with float32 inputs of shape ``(n, length, vocab + 1)`` and int64
         labels in ``0 … num_classes - 1``.
     """
-    for name, value, low in (("num_classes", num_classes, 2), ("markers", markers, 1),
-                             ("length", length, markers), ("vocab", vocab, num_classes),
-                             ("n", n, 10 * num_classes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
+    markers = check_int(markers, "markers", minimum=1)
+    length = check_int(length, "length", minimum=markers)
+    vocab = check_int(vocab, "vocab", minimum=num_classes)
+    n = check_int(n, "n", minimum=10 * num_classes)
+    seed = check_int(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     rows = np.arange(n)[:, None]
     tokens = rng.integers(0, vocab, size=(n, length))
@@ -223,7 +185,7 @@ def make_sequences(n=4000, *, length=24, vocab=10, num_classes=4, markers=1, see
     x[..., :vocab] = np.eye(vocab, dtype=np.float32)[tokens]
     x[rows, marked, vocab] = 1.0
     labels = values.sum(axis=1) % num_classes
-    parts = _split(x, labels.astype(np.int64), val_fraction=0.1, test_fraction=0.2, seed=seed)
+    parts = stratified_split(x, labels.astype(np.int64), val_fraction=0.1, test_fraction=0.2, seed=seed)
     names = tuple(f"value {c}" for c in range(num_classes))
     return Dataset(*parts, class_names=names, name="sequences")
 
@@ -254,7 +216,7 @@ def load_breast_cancer_set(seed=0, val_fraction=0.15, test_fraction=0.2):
     bunch = load_breast_cancer()
     y = (bunch.target == 0).astype(np.int64)  # scikit-learn: 0 = malignant, 1 = benign
     x = bunch.data.astype(np.float64)
-    x_train, y_train, x_val, y_val, x_test, y_test = _split(
+    x_train, y_train, x_val, y_val, x_test, y_test = stratified_split(
         x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     x_train, x_val, x_test = ((part - mean) / std for part in (x_train, x_val, x_test))
@@ -263,23 +225,14 @@ def load_breast_cancer_set(seed=0, val_fraction=0.15, test_fraction=0.2):
     return Dataset(*parts, class_names=("benign", "malignant"), name="breast_cancer")
 
 
-def _generated(module_name, function_name):
-    """A loader that imports a generator module only when its dataset is asked for."""
-    def load(seed, **kw):
-        import importlib
-        module = importlib.import_module(f"utils.{module_name}")
-        return getattr(module, function_name)(seed=seed, **kw)
-    return load
-
-
 DATASETS = {
     "digits": _load_digits,
     "mnist": lambda seed, **kw: _load_keras_set("mnist", seed, **kw),
     "fashion_mnist": lambda seed, **kw: _load_keras_set("fashion_mnist", seed, **kw),
     "sequences": lambda seed, **kw: make_sequences(seed=seed, **kw),
     "breast_cancer": load_breast_cancer_set,
-    "traffic_signs": _generated("traffic_signs", "make_traffic_signs"),
-    "transactions": _generated("transactions", "make_transactions"),
+    "traffic_signs": lambda seed, **kw: make_traffic_signs(seed=seed, **kw),
+    "transactions": lambda seed, **kw: make_transactions(seed=seed, **kw),
 }
 
 
@@ -297,6 +250,5 @@ def load_dataset(name, *, seed=0, **kw):
         A :class:`Dataset`. The image sets are float32 in [0, 1] (``(n, 28, 28, 1)`` for the
         digit sets); the tabular sets are standardised float32 features.
     """
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(sorted(DATASETS))}.")
+    check_choice(name, "name", sorted(DATASETS))
     return DATASETS[name](seed, **kw)

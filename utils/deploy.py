@@ -29,18 +29,22 @@ import sys
 import warnings
 
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from . import _require_model, tf
-from .metrics import _check_runs, _stripped, _summarise, _time_once
+from . import tf
+from ._core import require_model, stripped
+from ._validate import check_choice, check_int
+from .metrics import check_runs, summarise_times, time_once
 
 __all__ = ["QUANTIZE_MODES", "to_tflite", "tflite_function", "tflite_predict", "tflite_latency",
-           "tflite_io", "tflite_io_types", "gzipped_bytes"]
+           "tflite_io", "tflite_io_types", "gzipped_bytes", "litert_interpreter", "quiet_tflite",
+           "check_tflite_bytes"]
 
 QUANTIZE_MODES = (None, "dynamic", "int8")
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_tflite():
     """Hide the converter's and the interpreter's chatter for the duration of a ``with`` block.
 
     TensorFlow Lite's C++ code writes status lines straight to the process's standard error
@@ -136,16 +140,16 @@ def to_tflite(model, *, quantize=None, sparse=False, representative=None, intege
         The ``.tflite`` model as ``bytes`` (write them to a file to ship them).
 
     Raises:
-        TypeError: ``model`` is not a tf_keras model.
+        TypeError: ``model`` is not a tf_keras model; ``sparse`` or ``integer_io`` is not a bool.
         ValueError: unknown ``quantize``; ``"int8"`` without ``representative``;
             ``representative`` or ``integer_io`` without ``"int8"``; a representative
             array of the wrong shape.
     """
-    _require_model(model)
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(f"quantize must be one of {QUANTIZE_MODES} (None = float32), got {quantize!r}")
-    if not isinstance(sparse, bool):
-        raise TypeError(f"sparse must be True or False, got {sparse!r}")
+    require_model(model)
+    check_choice(quantize, "quantize", QUANTIZE_MODES)   # None = float32
+    for name, flag in (("sparse", sparse), ("integer_io", integer_io)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
     if quantize == "int8" and representative is None:
         raise ValueError("quantize='int8' needs representative=...: an array of example inputs "
                          "(e.g. data.x_train[:200]) or a generator function, to calibrate the "
@@ -155,7 +159,7 @@ def to_tflite(model, *, quantize=None, sparse=False, representative=None, intege
     if quantize != "int8" and integer_io:
         raise ValueError("integer_io=True needs quantize='int8' (a float model has float inputs)")
 
-    model = _stripped(model)
+    model = stripped(model)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     optimizations = []
     if quantize is not None:
@@ -169,7 +173,7 @@ def to_tflite(model, *, quantize=None, sparse=False, representative=None, intege
         if integer_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-    with _quiet():
+    with quiet_tflite():
         return bytes(converter.convert())
 
 
@@ -181,12 +185,13 @@ def gzipped_bytes(model_bytes):
     once the file is compressed. For a Keras model's weights see
     :func:`utils.metrics.gzipped_size`.
     """
-    return len(gzip.compress(_check_bytes(model_bytes), compresslevel=9, mtime=0))
+    return len(gzip.compress(check_tflite_bytes(model_bytes), compresslevel=9, mtime=0))
 
 
 # ------------------------------------------------------------------ running
 
-def _check_bytes(model_bytes):
+def check_tflite_bytes(model_bytes):
+    """The bytes of a ``.tflite`` model: a flatbuffer whose file identifier (bytes 4–8) is ``TFL3``."""
     if not isinstance(model_bytes, (bytes, bytearray)):
         raise TypeError("model_bytes must be the bytes of a .tflite model (from to_tflite, or "
                         f"open(path, 'rb').read()), got {type(model_bytes).__name__}")
@@ -196,7 +201,7 @@ def _check_bytes(model_bytes):
     return bytes(model_bytes)
 
 
-def _interpreter(model_bytes, num_threads=None):
+def litert_interpreter(model_bytes, num_threads=None):
     """A LiteRT interpreter for ``model_bytes`` (one input, one output), tensors allocated.
 
     LiteRT applies its default CPU delegate, XNNPACK, when it can. XNNPACK refuses some
@@ -208,18 +213,18 @@ def _interpreter(model_bytes, num_threads=None):
     Returns:
         ``(interpreter, runtime)`` where ``runtime`` is ``"XNNPACK"`` or ``"built-in kernels"``.
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    model_bytes = _check_bytes(model_bytes)
+    model_bytes = check_tflite_bytes(model_bytes)
+    if num_threads is not None:
+        num_threads = check_int(num_threads, "num_threads", minimum=1)
     try:
-        with _quiet():
+        with quiet_tflite():
             interpreter = Interpreter(model_content=model_bytes, num_threads=num_threads)
             interpreter.allocate_tensors()
         runtime = "XNNPACK"
     except RuntimeError as error:
         if "XNNPack" not in str(error) and "XNNPACK" not in str(error):
             raise
-        with _quiet():
+        with quiet_tflite():
             interpreter = Interpreter(model_content=model_bytes, num_threads=num_threads,
                                       experimental_op_resolver_type=(
                                           OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
@@ -255,7 +260,7 @@ def tflite_io(model_bytes):
         ``zero_point``: a real value ``x`` is stored as ``q = round(x / scale) + zero_point``
         (``scale = 0`` for a float tensor).
     """
-    interpreter, _ = _interpreter(model_bytes)
+    interpreter, _ = litert_interpreter(model_bytes)
 
     def describe(detail):
         scale, zero_point = detail["quantization"]
@@ -305,7 +310,7 @@ def tflite_function(model_bytes, *, num_threads=None):
         delegate) or ``"built-in kernels"`` (for models XNNPACK refuses, e.g. a quantized
         model in the converter's sparse format).
     """
-    interpreter, runtime = _interpreter(model_bytes, num_threads)
+    interpreter, runtime = litert_interpreter(model_bytes, num_threads)
     source = interpreter.get_input_details()[0]
     index = source["index"]
 
@@ -313,7 +318,7 @@ def tflite_function(model_bytes, *, num_threads=None):
         batch = _check_x(batch, source)
         detail = interpreter.get_input_details()[0]
         if tuple(detail["shape"]) != batch.shape:  # resize once per batch shape, not per call
-            with _quiet():
+            with quiet_tflite():
                 interpreter.resize_tensor_input(index, batch.shape)
                 interpreter.allocate_tensors()
             detail = interpreter.get_input_details()[0]
@@ -347,8 +352,7 @@ def tflite_predict(model_bytes, x, *, batch_size=256):
     Returns:
         float32 array ``(n, num_outputs)``, e.g. softmax probabilities.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     run = tflite_function(model_bytes)
     x = np.asarray(x)
     return np.concatenate([run(x[i:i + batch_size]) for i in range(0, max(len(x), 1), batch_size)])
@@ -369,10 +373,10 @@ def tflite_latency(model_bytes, x, *, warmup=3, runs=20, num_threads=None):
         :class:`utils.metrics.Latency` (median and quartiles in ms). The time includes
         quantizing the input and dequantizing the output of an integer-I/O model.
     """
-    _check_runs(warmup, runs)
+    check_runs(warmup, runs)
     run = tflite_function(model_bytes, num_threads=num_threads)
     x = np.asarray(x)
     for _ in range(warmup):  # the first call also checks x's shape against the model's input
         run(x)
-    return _summarise([_time_once(run, x) for _ in range(runs)])
+    return summarise_times([time_once(run, x) for _ in range(runs)])
 

@@ -23,17 +23,32 @@ Only the kernels of ``Dense`` / ``Conv`` layers are masked, as in :mod:`utils.pr
 """
 
 import math
-import numbers
 
 import numpy as np
 import pandas as pd
 
-from . import _check_ints, _require_model, keras, tf
-from .pruning import _SlowCallbackFilter, copy_model, prunable_layers
-from .sap import StochasticActivationPruning, stochastic_activation_pruning
+from . import keras, tf
+from ._core import (
+    FixedMask,
+    apply_masks,
+    classification_loss,
+    copy_model,
+    kernel_masks,
+    mask_sparsity,
+    outputs_logits,
+    prunable_layers,
+    require_model,
+)
+from ._validate import check_choice, check_fraction, check_int
+from .masks import sparsity_per_layer
+from .metrics import accuracy
+
+# FixedMask, apply_masks and mask_sparsity live in utils._core (one mask-keeping mechanism for
+# the whole course); they are listed here because dynamic sparse training builds on them.
+masks_from_weights = kernel_masks
+"""The masks a pruned model already has (``True`` = non-zero weight): :func:`utils._core.kernel_masks`."""
 
 __all__ = [
-    "StochasticActivationPruning", "stochastic_activation_pruning",
     "random_masks", "masks_from_weights", "apply_masks", "mask_sparsity",
     "cosine_drop_fraction", "drop_and_grow", "FixedMask", "DynamicSparseTraining",
     "TopKChannelGate", "gate_channels", "channel_usage", "gating_sweep",
@@ -41,31 +56,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- masks
-
-def _check_fraction(value, name, *, low_open=False, high_closed=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    low_ok = value > 0 if low_open else value >= 0
-    high_ok = value <= 1 if high_closed else value < 1
-    if not (low_ok and high_ok):
-        interval = ("(" if low_open else "[") + "0, 1" + ("]" if high_closed else ")")
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return float(value)
-
-
-def _per_layer(model, sparsity):
-    """A float or ``{layer_name: sparsity}`` dict → ``{layer_name: sparsity}`` for every prunable layer."""
-    names = [layer.name for layer in prunable_layers(model)]
-    if not names:
-        raise ValueError(f"model {model.name!r} has no Dense or Conv layers to mask")
-    if isinstance(sparsity, dict):
-        unknown = sorted(set(sparsity) - set(names))
-        if unknown:
-            raise ValueError(f"unknown layer name(s) {unknown}; prunable layers are {names}")
-        return {name: _check_fraction(sparsity.get(name, 0.0), f"sparsity[{name!r}]") for name in names}
-    value = _check_fraction(sparsity, "sparsity")
-    return {name: value for name in names}
-
 
 def random_masks(model, sparsity, *, seed=0):
     """Random keep-masks with an exact sparsity: the starting point of sparse training.
@@ -82,8 +72,10 @@ def random_masks(model, sparsity, *, seed=0):
         (This is the "uniform" sparsity distribution; SET and RigL also describe
         Erdős–Rényi variants that give small layers more weights.)
     """
-    _require_model(model)
-    targets = _per_layer(model, sparsity)
+    names = [layer.name for layer in prunable_layers(model)]
+    if not names:
+        raise ValueError(f"model {model.name!r} has no Dense or Conv layers to mask")
+    targets = sparsity_per_layer(names, sparsity)
     rng = np.random.default_rng(seed)
     masks = {}
     for layer in prunable_layers(model):
@@ -92,45 +84,6 @@ def random_masks(model, sparsity, *, seed=0):
         keep[rng.choice(size, int(round(targets[layer.name] * size)), replace=False)] = False
         masks[layer.name] = keep.reshape(layer.kernel.shape)
     return masks
-
-
-def masks_from_weights(model):
-    """The masks a pruned model already has: ``True`` where a kernel weight is non-zero.
-
-    Returns:
-        dict ``{layer_name: bool array}`` for every ``Dense`` / ``Conv`` layer of ``model``.
-    """
-    _require_model(model)
-    return {layer.name: layer.kernel.numpy() != 0 for layer in prunable_layers(model)}
-
-
-def _check_masks(model, masks):
-    if not isinstance(masks, dict) or not masks:
-        raise TypeError("masks must be a non-empty dict {layer_name: boolean array}")
-    layers = {layer.name: layer for layer in prunable_layers(model)}
-    for name, mask in masks.items():
-        if name not in layers:
-            raise ValueError(f"masks has layer {name!r}, but the model's prunable layers are {list(layers)}")
-        shape = tuple(layers[name].kernel.shape)
-        if np.shape(mask) != shape:
-            raise ValueError(f"mask for {name!r} has shape {np.shape(mask)}, its kernel has shape {shape}")
-    return layers
-
-
-def apply_masks(model, masks):
-    """Zero the masked-out kernel weights of ``model`` in place (``kernel *= mask``)."""
-    _require_model(model)
-    layers = _check_masks(model, masks)
-    for name, mask in masks.items():
-        kernel = layers[name].kernel
-        kernel.assign(kernel * tf.cast(mask, kernel.dtype))
-    return model
-
-
-def mask_sparsity(masks):
-    """Fraction of ``False`` (switched-off) entries over all masks together."""
-    total = sum(np.size(m) for m in masks.values())
-    return float(sum(np.size(m) - np.count_nonzero(m) for m in masks.values()) / total)
 
 
 # ------------------------------------------------------------- drop and grow (NumPy)
@@ -142,8 +95,8 @@ def cosine_drop_fraction(step, *, initial, end_step):
     afterwards (Evci et al., ICML 2020, eq. 1): many connections move early in training,
     few near the end, none after ``end_step`` so the final mask can settle.
     """
-    initial = _check_fraction(initial, "initial drop fraction", low_open=True)
-    _check_ints(1, end_step=end_step)
+    initial = check_fraction(initial, "initial drop fraction", low_open=True)
+    check_int(end_step, "end_step", minimum=1)
     if step > end_step:
         return 0.0
     return initial / 2 * (1 + math.cos(math.pi * step / end_step))
@@ -175,7 +128,7 @@ def drop_and_grow(weights, mask, n, grow_scores):
         raise ValueError(f"weights {weights.shape}, mask {mask.shape} and grow_scores "
                          f"{grow_scores.shape} must have the same shape")
     active, inactive = np.flatnonzero(mask), np.flatnonzero(~mask)
-    _check_ints(0, n=n)
+    n = check_int(n, "n", minimum=0)
     if n > min(active.size, inactive.size):
         raise ValueError(f"cannot move {n} connections: the kernel has {active.size} active and "
                          f"{inactive.size} inactive positions")
@@ -188,81 +141,6 @@ def drop_and_grow(weights, mask, n, grow_scores):
 
 
 # ------------------------------------------------------------------------- callbacks
-
-_QUIET = _SlowCallbackFilter()
-
-
-class FixedMask(keras.callbacks.Callback):
-    """Train with sparse kernels whose mask never changes (static sparsity).
-
-    Before training and after every optimiser step the masked-out weights are set back to
-    zero, so the optimiser can never revive them. Use it
-
-    * to fine-tune a pruned model without losing its zeros (``masks_from_weights(model)``);
-    * to train a random sparse network from scratch (``random_masks(model, 0.9)``) — the
-      baseline that dynamic sparse training must beat;
-    * to train a lottery ticket (Frankle & Carbin, ICLR 2019).
-
-    Args:
-        masks: dict ``{layer_name: bool array}`` (``True`` = keep), one per masked kernel.
-
-    Note: the optimiser still computes updates for the zeroed weights (they are discarded);
-    that costs time but keeps the model an ordinary dense Keras model. Real sparse training
-    would skip them.
-    """
-
-    def __init__(self, masks):
-        super().__init__()
-        if not isinstance(masks, dict) or not masks:
-            raise TypeError("masks must be a non-empty dict {layer_name: boolean array}")
-        for name, mask in masks.items():
-            if np.asarray(mask).dtype != bool:
-                raise TypeError(f"mask for {name!r} must be boolean (True = keep), "
-                                f"got dtype {np.asarray(mask).dtype}")
-        self.masks = {name: np.array(mask, dtype=bool) for name, mask in masks.items()}
-        self.step = 0
-
-    def _prepare(self):
-        """Check the masks against the model; keep them as TF variables for a fast, compiled update."""
-        layers = _check_masks(self.model, self.masks)
-        self._kernels = [layers[name].kernel for name in self.masks]
-        self._mask_variables = [tf.Variable(tf.zeros_like(kernel), trainable=False)
-                                for kernel in self._kernels]
-        self._multiply = tf.function(self._multiply_kernels)   # traced once, then cheap per step
-        self._prepared_for = self.model
-        self._load_masks()
-
-    def _load_masks(self):
-        """Copy the NumPy masks into the TF variables (after a mask update)."""
-        for variable, mask in zip(self._mask_variables, self.masks.values()):
-            variable.assign(tf.cast(mask, variable.dtype))
-
-    def _multiply_kernels(self):
-        for kernel, mask in zip(self._kernels, self._mask_variables):
-            kernel.assign(kernel * mask)
-
-    def _apply(self):
-        """Zero the masked-out weights of every masked kernel (``kernel *= mask``)."""
-        if getattr(self, "_prepared_for", None) is not self.model:
-            self._prepare()
-        self._multiply()
-
-    def on_train_begin(self, logs=None):
-        self._prepare()
-        self._apply()
-        tf.get_logger().addFilter(_QUIET)
-
-    def on_train_end(self, logs=None):
-        tf.get_logger().removeFilter(_QUIET)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        self._apply()
-
-    def sparsity(self):
-        """Fraction of masked-out weights over all masked kernels."""
-        return mask_sparsity(self.masks)
-
 
 class DynamicSparseTraining(FixedMask):
     """Dynamic sparse training (SET / RigL) as a Keras callback: constant sparsity, moving mask.
@@ -299,6 +177,7 @@ class DynamicSparseTraining(FixedMask):
             required for ``"rigl"``, unused by ``"set"``.
         gradient_batch_size: examples per gradient batch (RigL).
         seed: seed for the random regrowth (SET) and the gradient batches (RigL).
+        from_logits: for RigL's loss: ``None`` detects whether the model outputs logits.
 
     Attributes:
         updates: a list with one dict per kernel and update:
@@ -310,13 +189,13 @@ class DynamicSparseTraining(FixedMask):
     """
 
     def __init__(self, masks, *, method, update_every, end_step, drop_fraction=0.3,
-                 gradient_data=None, gradient_batch_size=256, seed=0):
+                 gradient_data=None, gradient_batch_size=256, seed=0, from_logits=None):
         super().__init__(masks)
-        if method not in ("set", "rigl"):
-            raise ValueError(f"method must be 'set' (random regrowth) or 'rigl' (gradient regrowth), "
-                             f"got {method!r}")
-        _check_ints(1, update_every=update_every, end_step=end_step, gradient_batch_size=gradient_batch_size)
-        self.drop_fraction = _check_fraction(drop_fraction, "drop_fraction", low_open=True)
+        check_choice(method, "method ('set': random regrowth, 'rigl': gradient regrowth)", ("set", "rigl"))
+        for name, value in (("update_every", update_every), ("end_step", end_step),
+                            ("gradient_batch_size", gradient_batch_size)):
+            check_int(value, name, minimum=1)
+        self.drop_fraction = check_fraction(drop_fraction, "drop_fraction", low_open=True)
         for name, mask in self.masks.items():
             density = mask.mean()
             if self.drop_fraction * density > 1 - density + 1e-12:
@@ -335,6 +214,7 @@ class DynamicSparseTraining(FixedMask):
         self.method, self.update_every, self.end_step = method, int(update_every), int(end_step)
         self.gradient_data, self.gradient_batch_size = gradient_data, int(gradient_batch_size)
         self.rng = np.random.default_rng(seed)
+        self.from_logits = from_logits
         self.updates = []
 
     def on_train_batch_end(self, batch, logs=None):
@@ -346,10 +226,11 @@ class DynamicSparseTraining(FixedMask):
         """``|∂loss/∂kernel|`` for each layer on a random batch of ``gradient_data``."""
         x, y = self.gradient_data
         pick = self.rng.choice(len(x), min(self.gradient_batch_size, len(x)), replace=False)
-        loss_fn = keras.losses.SparseCategoricalCrossentropy()
         kernels = [layer.kernel for layer in layers]
+        from_logits = outputs_logits(self.model, self.from_logits)
         with tf.GradientTape() as tape:
-            loss = loss_fn(y[pick], self.model(x[pick], training=True))
+            loss = classification_loss(y[pick], self.model(x[pick], training=True), from_logits=from_logits,
+                                       reduction="mean")
         return [np.abs(g.numpy()) for g in tape.gradient(loss, kernels)]
 
     def update_masks(self):
@@ -366,8 +247,8 @@ class DynamicSparseTraining(FixedMask):
             self.masks[layer.name] = drop_and_grow(layer.kernel.numpy(), mask, n, score)
             self.updates.append({"step": self.step, "layer": layer.name, "fraction": fraction, "moved": n})
         if getattr(self, "_prepared_for", None) is self.model:
-            self._load_masks()
-        self._apply()  # dropped weights become zero; grown ones are zero already
+            self.load_masks()
+        self.apply()  # dropped weights become zero; grown ones are zero already
 
 
 # ------------------------------------------------------------ run-time channel gating
@@ -394,9 +275,7 @@ class TopKChannelGate(keras.layers.Layer):
 
     def __init__(self, k, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"k must be a positive int (channels kept per input), got {k!r}")
-        self.k = int(k)
+        self.k = check_int(k, "k (channels kept per input)", minimum=1)
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -430,7 +309,7 @@ def gate_channels(model, after, k, *, name="gate"):
     Returns:
         A new ``Sequential`` model: the same layers and weights, plus the gate.
     """
-    _require_model(model)
+    require_model(model)
     if not isinstance(model, keras.Sequential):
         raise TypeError(f"gate_channels needs a keras.Sequential model, got {type(model).__name__}")
     names = [layer.name for layer in model.layers]
@@ -453,7 +332,7 @@ def channel_usage(gated, x, *, gate="gate", batch_size=512):
     Besides the gated-off channels, a ReLU channel can also be entirely zero on its own,
     so an input may use fewer than ``k`` channels.
     """
-    _require_model(gated, "gated")
+    require_model(gated, "gated")
     probe = keras.Model(gated.inputs, gated.get_layer(gate).output)
     outputs = [probe(x[i:i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)]
     return np.any(np.concatenate(outputs) != 0, axis=(1, 2))
@@ -473,8 +352,6 @@ def gating_sweep(model, after, ks, x, y):
         the layer's channels an input does not use, see :func:`channel_usage`) and
         ``accuracy``.
     """
-    from .metrics import accuracy
-
     rows = []
     for k in ks:
         gated = gate_channels(model, after, k)

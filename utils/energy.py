@@ -34,15 +34,14 @@ convolutions. A sparse *kernel* (software or hardware that skips zeros) also ski
 pruned weights; a dense kernel reads and multiplies the zeros like any other number.
 """
 
-import math
-import numbers
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from . import _require_model
+from ._core import prunable_layers, stripped
+from ._validate import check_choice, check_int, check_real
 
 __all__ = ["HOROWITZ_45NM_PJ", "WORD_BITS", "EnergyEstimate", "operation_energy_pj",
            "mac_energy_pj", "storage_words", "memory_energy_pj", "compute_energy_pj",
@@ -63,30 +62,13 @@ _MEMORIES = {"dram": "dram_read", "sram": "sram_read"}
 _KERNELS = ("dense", "sparse")
 
 
-def _check_count(value, name):
-    """A non-negative, finite real number (a count of words or operations)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a non-negative number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-    return value
-
-
-def _check_bits(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} (bits), got {value!r}")
-    return int(value)
-
-
 def operation_energy_pj(name):
     """Energy of one 32-bit operation, in pJ, from :data:`HOROWITZ_45NM_PJ`.
 
     Args:
         name: one of ``"fp32_add"``, ``"fp32_mult"``, ``"sram_read"``, ``"dram_read"``.
     """
-    if name not in HOROWITZ_45NM_PJ:
-        raise ValueError(f"Unknown operation {name!r}; choose one of {sorted(HOROWITZ_45NM_PJ)}")
-    return HOROWITZ_45NM_PJ[name]
+    return HOROWITZ_45NM_PJ[check_choice(name, "operation", sorted(HOROWITZ_45NM_PJ))]
 
 
 def mac_energy_pj():
@@ -107,33 +89,22 @@ def storage_words(n_values, *, index_bits=0, value_bits=WORD_BITS):
         ``n_values * (value_bits + index_bits) / 32`` as a float. Example: 100 non-zeros with
         8-bit indices need 125 words — 25 % more than their values alone.
     """
-    n_values = _check_count(n_values, "n_values")
-    index_bits = _check_bits(index_bits, "index_bits", 0)
-    value_bits = _check_bits(value_bits, "value_bits", 1)
+    n_values = check_real(n_values, "n_values", low=0.0)
+    index_bits = check_int(index_bits, "index_bits", minimum=0)
+    value_bits = check_int(value_bits, "value_bits", minimum=1)
     return n_values * (value_bits + index_bits) / WORD_BITS
 
 
 def memory_energy_pj(n_words, memory="dram"):
     """Energy in pJ to read ``n_words`` 32-bit words once from ``memory`` ("dram" or "sram")."""
-    n_words = _check_count(n_words, "n_words")
-    if memory not in _MEMORIES:
-        raise ValueError(f"memory must be one of {sorted(_MEMORIES)}, got {memory!r}")
+    n_words = check_real(n_words, "n_words", low=0.0)
+    check_choice(memory, "memory", tuple(_MEMORIES))
     return n_words * operation_energy_pj(_MEMORIES[memory])
 
 
 def compute_energy_pj(n_macs):
     """Energy in pJ of ``n_macs`` 32-bit floating-point multiply-accumulates (4.6 pJ each)."""
-    return _check_count(n_macs, "n_macs") * mac_energy_pj()
-
-
-def _counted_layers(model):
-    """The Dense/Conv layers of ``model`` (tfmot wrappers are stripped first)."""
-    from .pruning import prunable_layers, strip
-
-    _require_model(model)
-    if any(type(layer).__name__ == "PruneLowMagnitude" for layer in model.layers):
-        model = strip(model)
-    return prunable_layers(model)
+    return check_real(n_macs, "n_macs", low=0.0) * mac_energy_pj()
 
 
 def layer_costs(model):
@@ -148,7 +119,7 @@ def layer_costs(model):
         ``nonzero_macs`` (``nonzero * uses``, what a zero-skipping kernel computes).
     """
     rows = []
-    for layer in _counted_layers(model):
+    for layer in prunable_layers(stripped(model)):  # tfmot wrappers are stripped first
         kernel = layer.kernel.numpy()
         out_shape = layer.output_shape
         if isinstance(out_shape, list):  # a layer called more than once
@@ -208,9 +179,9 @@ def estimate_inference_energy(model, *, kernel="dense", memory="dram", index_bit
         :class:`EnergyEstimate`. Sources: Horowitz (ISSCC 2014) for the energies; Han et al.
         (NeurIPS 2015) for the sparse-storage model.
     """
-    if kernel not in _KERNELS:
-        raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
-    index_bits = _check_bits(index_bits, "index_bits", 0)
+    check_choice(kernel, "kernel", _KERNELS)
+    check_choice(memory, "memory", tuple(_MEMORIES))
+    index_bits = check_int(index_bits, "index_bits", minimum=0)
     costs = layer_costs(model)
     biases = int(costs.biases.sum())
     if kernel == "dense":

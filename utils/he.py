@@ -27,10 +27,33 @@ whole unit (structured pruning) saves work. This is the point of HE-PEx (Aharoni
 ESORICS 2023): under packing, pruning must remove whole packed blocks to pay off.
 """
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.datasets import load_digits
+
+from . import keras, tf
+from ._core import require_model
+from ._validate import check_int
+from .data import DIGIT_NAMES
+from .dataset import Dataset, stratified_split
+
+# TenSEAL is imported here, at the top, but with one deliberate twist. TensorFlow (loaded by
+# ``import utils`` above) and TenSEAL both contain the protobuf library. If TenSEAL is loaded after
+# TensorFlow with the default symbol lookup, its serialization code binds to TensorFlow's protobuf
+# symbols and ``ciphertext.serialize()`` crashes the Python process (a segmentation fault).
+# ``RTLD_DEEPBIND`` (Linux) makes TenSEAL prefer its own symbols, so we set it for this one import
+# and restore the previous flags at once. Import TenSEAL through this module
+# (``from utils.he import ts``), never with a plain ``import tenseal`` before it.
+_DLOPEN_FLAGS = sys.getdlopenflags()
+sys.setdlopenflags(_DLOPEN_FLAGS | getattr(os, "RTLD_DEEPBIND", 0))
+try:
+    import tenseal as ts
+finally:
+    sys.setdlopenflags(_DLOPEN_FLAGS)
 
 __all__ = [
     "ts",
@@ -45,36 +68,6 @@ __all__ = [
 DEFAULT_POLY_MODULUS_DEGREE = 8192
 DEFAULT_COEFF_MOD_BIT_SIZES = (44, 32, 32, 32, 32, 44)
 DEFAULT_SCALE_BITS = 32
-
-
-def _import_tenseal():
-    """Import TenSEAL so that it uses its own copy of protobuf, not TensorFlow's.
-
-    TensorFlow (loaded by ``import utils``) and TenSEAL both contain the protobuf library. If
-    TenSEAL is loaded after TensorFlow, its serialization code binds to TensorFlow's protobuf
-    symbols and ``ciphertext.serialize()`` crashes the Python process (a segmentation fault).
-    ``RTLD_DEEPBIND`` (Linux) makes TenSEAL prefer its own symbols. Import TenSEAL through this
-    module (``from utils.he import ts``) before any plain ``import tenseal``.
-    """
-    import os
-    import sys
-
-    if "tenseal" in sys.modules:
-        return sys.modules["tenseal"]
-    flags = sys.getdlopenflags()
-    sys.setdlopenflags(flags | getattr(os, "RTLD_DEEPBIND", 0))
-    try:
-        import tenseal
-    finally:
-        sys.setdlopenflags(flags)
-    return tenseal
-
-
-ts = _import_tenseal()
-
-
-def _tenseal():
-    return ts
 
 
 def make_context(*, poly_modulus_degree=DEFAULT_POLY_MODULUS_DEGREE,
@@ -101,7 +94,8 @@ def make_context(*, poly_modulus_degree=DEFAULT_POLY_MODULUS_DEGREE,
     Returns:
         a ``tenseal.Context`` *with* the secret key (keep it on the client).
     """
-    ts = _tenseal()
+    check_int(scale_bits, "scale_bits", minimum=1)
+    check_int(n_threads, "n_threads", minimum=1)
     context = ts.context(ts.SCHEME_TYPE.CKKS, poly_modulus_degree=poly_modulus_degree,
                          coeff_mod_bit_sizes=list(coeff_mod_bit_sizes), n_threads=n_threads)
     context.global_scale = 2 ** scale_bits
@@ -154,20 +148,25 @@ class MLPWeights:
         return self.w2.shape[1]
 
 
+def _check_weights(weights):
+    if not isinstance(weights, MLPWeights):
+        raise TypeError("weights must be utils.he.MLPWeights (see mlp_weights), got "
+                        f"{type(weights).__name__}")
+
+
 def square_mlp(hidden, input_dim=64, num_classes=10):
     """A Keras MLP with the square activation: ``Dense(hidden) → x² → Dense(classes) → softmax``.
 
     The softmax is only for training (it makes the loss the usual cross-entropy); encrypted
     inference stops at the logits and the client applies softmax (or argmax) after decrypting.
     """
-    from . import keras, tf
-
-    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
-        raise ValueError(f"hidden must be a positive int, got {hidden!r}")
+    hidden = check_int(hidden, "hidden", minimum=1)
+    input_dim = check_int(input_dim, "input_dim", minimum=1)
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
     layers = keras.layers
     return keras.Sequential([
         keras.Input(shape=(input_dim,)),
-        layers.Dense(int(hidden), name="hidden"),
+        layers.Dense(hidden, name="hidden"),
         layers.Activation(tf.math.square, name="square"),
         layers.Dense(num_classes, name="logits"),
         layers.Activation("softmax", name="softmax"),
@@ -176,9 +175,7 @@ def square_mlp(hidden, input_dim=64, num_classes=10):
 
 def mlp_weights(model):
     """:class:`MLPWeights` of a model built by :func:`square_mlp`."""
-    from . import _require_model
-
-    _require_model(model)
+    require_model(model)
     try:
         w1, b1 = model.get_layer("hidden").get_weights()
         w2, b2 = model.get_layer("logits").get_weights()
@@ -220,8 +217,8 @@ def prune_hidden_units(weights, keep):
     Returns:
         A new :class:`MLPWeights` with ``keep`` hidden units (kept in their original order).
     """
-    if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or not 1 <= keep <= weights.hidden:
-        raise ValueError(f"keep must be an int in [1, {weights.hidden}] (the hidden width), got {keep!r}")
+    _check_weights(weights)
+    keep = check_int(keep, "keep", minimum=1, maximum=weights.hidden)  # at most the hidden width
     kept = np.sort(np.argsort(-hidden_unit_importance(weights), kind="stable")[:keep])
     return MLPWeights(weights.w1[:, kept], weights.b1[kept], weights.w2[kept, :], weights.b2)
 
@@ -236,19 +233,11 @@ def load_digits_8x8(seed=0, val_fraction=0.1, test_fraction=0.2):
     Returns:
         a :class:`utils.data.Dataset` with ``x_*`` of shape ``(n, 64)`` (float32) and int64 labels.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    from .data import DIGIT_NAMES, Dataset
-
     bunch = load_digits()
     x = (bunch.data / 16.0).astype(np.float32)
     y = bunch.target.astype(np.int64)
-    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=test_fraction, stratify=y,
-                                                      random_state=seed)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_fraction / (1.0 - test_fraction), stratify=y_rest, random_state=seed)
-    return Dataset(x_train, y_train, x_val, y_val, x_test, y_test, DIGIT_NAMES, "digits_8x8")
+    parts = stratified_split(x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    return Dataset(*parts, class_names=DIGIT_NAMES, name="digits_8x8")
 
 
 # ------------------------------------------------------------------ encrypted inference
@@ -287,7 +276,6 @@ def encrypt_batch(context, x):
 
     Features are zero-padded to a power of two ``d'``; ``B · d'`` must fit in the slots.
     """
-    ts = _tenseal()
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"x must be a non-empty batch of shape (B, features), got shape {x.shape}")
@@ -323,7 +311,6 @@ def encrypted_forward(weights, enc_x, batch_size):
     ``layer 1 → pack the hidden units into one ciphertext → square → layer 2``. Uses only the
     public context that ``enc_x`` is linked to; the server never decrypts.
     """
-    ts = _tenseal()
     w = _padded(weights)
     hidden = ts.CKKSVector.pack_vectors(encrypted_dense(enc_x, w.w1, w.b1, batch_size))
     hidden.square_()
@@ -400,20 +387,18 @@ def encrypted_mlp_predict(weights, x, context, *, batch_size=32):
     Returns:
         :class:`EncryptedRun`.
     """
-    ts = _tenseal()
-    if not isinstance(weights, MLPWeights):
-        raise TypeError("weights must be utils.he.MLPWeights (see mlp_weights), got "
-                        f"{type(weights).__name__}")
+    _check_weights(weights)
     if not context.is_private():
         raise ValueError("context must be the data owner's private context (make_context); the server's "
                          "public copy cannot decrypt")
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != weights.inputs:
         raise ValueError(f"x must have shape (n, {weights.inputs}), got {x.shape}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     limit = max_batch_size(weights, slot_count(context))
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= limit:
-        raise ValueError(f"batch_size must be an int in [1, {limit}] for these weights (the packed batch "
-                         f"must fit in {slot_count(context)} slots), got {batch_size!r}")
+    if batch_size > limit:
+        raise ValueError(f"batch_size must be at most {limit} for these weights (the packed batch must fit "
+                         f"in {slot_count(context)} slots), got {batch_size}")
     server_context = public_context(context)
     logits, server_wall, server_cpu, client_wall, sent, received = [], 0.0, 0.0, 0.0, 0, 0
     for start in range(0, len(x), batch_size):

@@ -12,12 +12,11 @@ decay), which pulls such unused weights towards zero so that magnitude pruning r
 first. :func:`add_l2_penalty` adds that penalty to any model.
 """
 
-import math
-import numbers
-
 import numpy as np
 
-from . import _require_model, keras, tf
+from . import keras, tf
+from ._core import prunable_layers, require_model
+from ._validate import check_real
 
 __all__ = ["add_l2_penalty", "input_connections"]
 
@@ -36,11 +35,8 @@ def add_l2_penalty(model, l2):
     Note: the penalty lives on this model object only. :func:`utils.pruning.copy_model`
     (and so :func:`utils.pruning.gradual_prune`) builds a fresh copy without it.
     """
-    from .pruning import prunable_layers
-
-    _require_model(model)
-    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not math.isfinite(l2) or l2 < 0:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    require_model(model)
+    l2 = check_real(l2, "l2", low=0.0, meaning="the strength of the L2 penalty, e.g. 1e-4")
     layers = prunable_layers(model)
     if not layers:
         raise ValueError(f"Model {model.name!r} has no Dense or Conv layers to regularise")
@@ -62,7 +58,7 @@ def input_connections(model, layer=None):
         entry ``[i, j, c]`` counts the surviving connections of input pixel ``(i, j, c)``
         (between 0 and the layer's number of units).
     """
-    _require_model(model)
+    require_model(model)
     if layer is None:
         dense = [lay for lay in model.layers if isinstance(lay, keras.layers.Dense)]
         if not dense:

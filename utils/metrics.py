@@ -16,40 +16,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _require_model, tf
+from . import keras, tf
+from ._core import class_probabilities, require_model, stripped
+from ._validate import check_int, check_labels, check_same_length
 
 __all__ = ["Latency", "accuracy", "count_params", "gzipped_size", "compare_latency", "measure_latency",
-           "per_class_accuracy", "predict_classes", "predict_proba",
-           "calibration_bins", "expected_calibration_error", "modal_labels",
-           "pruning_identified_exemplars"]
+           "time_once", "summarise_times", "check_runs", "per_class_accuracy", "predict_classes",
+           "predict_proba", "modal_labels", "pruning_identified_exemplars", "macs", "flops"]
 
 
 def _check_xy(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be a 1-D array of integer class labels, got shape {y.shape}")
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    if len(y) == 0:
-        raise ValueError("x and y are empty")
+    """Inputs ``(n, ...)`` and integer labels ``(n,)`` of the same, non-zero length."""
+    x, y = np.asarray(x), check_labels(y)
+    check_same_length(x=x, y=y)
     return x, y
 
 
-def predict_proba(model, x, batch_size=512):
-    """The model's output probabilities for ``x``, shape ``(n, num_classes)``.
+def predict_proba(model, x, batch_size=512, *, from_logits=None):
+    """The model's class probabilities for ``x``, shape ``(n, num_classes)``.
 
+    Works for a model that ends in a softmax and for one that outputs logits (a softmax is
+    applied; ``from_logits=None`` detects which, see :func:`utils._core.outputs_logits`).
     Calls the model directly in inference mode, batch by batch (``model.predict`` would
     re-trace a graph for every new model a lab creates).
     """
-    _require_model(model)
-    outputs = [model(x[i:i + batch_size], training=False).numpy()
-               for i in range(0, len(x), batch_size)]
-    return np.concatenate(outputs)
+    return class_probabilities(model, x, from_logits=from_logits, batch_size=batch_size)
 
 
 def predict_classes(model, x, batch_size=512):
-    """Predicted class index for every row of ``x`` (argmax of the model's outputs), shape ``(n,)``."""
-    return np.argmax(predict_proba(model, x, batch_size), axis=-1)
+    """Predicted class index for every row of ``x`` (argmax of the model's outputs), shape ``(n,)``.
+
+    The arg-max of logits and of their softmax are the same, so any classifier works.
+    """
+    require_model(model)
+    x = np.asarray(x)
+    outputs = [model(x[i:i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)]
+    if not outputs:
+        raise ValueError("x is empty: no examples to predict")
+    return np.argmax(np.concatenate(outputs), axis=-1)
 
 
 def accuracy(model, x, y):
@@ -75,21 +79,12 @@ def per_class_accuracy(model, x, y, num_classes=None):
     return result
 
 
-def _stripped(model):
-    """``model`` without tfmot pruning wrappers (a no-op for ordinary models)."""
-    if any(type(layer).__name__ == "PruneLowMagnitude" for layer in model.layers):
-        from .pruning import strip
-        return strip(model)
-    return model
-
-
 def count_params(model, nonzero=False):
     """Number of parameters (all weights, biases included); ``nonzero=True`` counts only non-zeros.
 
     tfmot wrappers are stripped first, so masks and thresholds are not counted.
     """
-    _require_model(model)
-    weights = _stripped(model).get_weights()
+    weights = stripped(model).get_weights()
     if nonzero:
         return int(sum(np.count_nonzero(w) for w in weights))
     return int(sum(w.size for w in weights))
@@ -103,9 +98,8 @@ def gzipped_size(model):
     (save, then compress with a standard algorithm): runs of zeros compress well, so
     sparsity shows up as a smaller file.
     """
-    _require_model(model)
     buffer = io.BytesIO()
-    np.savez(buffer, *_stripped(model).get_weights())
+    np.savez(buffer, *stripped(model).get_weights())
     return len(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
 
 
@@ -154,23 +148,25 @@ def _as_callable(fn_or_model):
     if not callable(fn_or_model):
         raise TypeError(f"expected a model or a callable, got {type(fn_or_model).__name__}")
     if hasattr(fn_or_model, "layers"):
-        model = _require_model(fn_or_model)
+        model = require_model(fn_or_model)
         return tf.function(lambda batch: model(batch, training=False))
     return fn_or_model
 
 
-def _time_once(fn, x):
+def time_once(fn, x):
+    """Milliseconds of one call ``fn(x)``, waiting until the result is really computed."""
     start = time.perf_counter()
     _block(fn(x))
     return (time.perf_counter() - start) * 1000.0
 
 
-def _check_runs(warmup, runs):
-    if not isinstance(runs, int) or runs < 1 or not isinstance(warmup, int) or warmup < 1:
-        raise ValueError(f"need runs >= 1 and warmup >= 1, got runs={runs}, warmup={warmup}")
+def check_runs(warmup, runs):
+    """Untimed ``warmup`` calls and timed ``runs``: both positive ints."""
+    return check_int(warmup, "warmup", minimum=1), check_int(runs, "runs", minimum=1)
 
 
-def _summarise(times):
+def summarise_times(times):
+    """:class:`Latency` (median and quartiles) of a list of times in ms."""
     q1, median, q3 = np.percentile(times, [25, 50, 75])
     return Latency(float(median), float(q1), float(q3), len(times))
 
@@ -188,12 +184,12 @@ def measure_latency(fn_or_model, x, *, warmup=3, runs=20):
     Returns:
         :class:`Latency` with the median and the quartiles in ms.
     """
-    _check_runs(warmup, runs)
+    check_runs(warmup, runs)
     fn, x = _as_callable(fn_or_model), tf.convert_to_tensor(x)
     with _no_retracing_warning():
         for _ in range(warmup):
             _block(fn(x))
-    return _summarise([_time_once(fn, x) for _ in range(runs)])
+    return summarise_times([time_once(fn, x) for _ in range(runs)])
 
 
 def compare_latency(models, x, *, warmup=3, runs=20):
@@ -211,7 +207,7 @@ def compare_latency(models, x, *, warmup=3, runs=20):
     """
     if not isinstance(models, dict) or not models:
         raise TypeError("models must be a non-empty dict {name: model}")
-    _check_runs(warmup, runs)
+    check_runs(warmup, runs)
     fns, x = {name: _as_callable(m) for name, m in models.items()}, tf.convert_to_tensor(x)
     with _no_retracing_warning():
         for fn in fns.values():
@@ -220,8 +216,8 @@ def compare_latency(models, x, *, warmup=3, runs=20):
     times = {name: [] for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
-            times[name].append(_time_once(fn, x))
-    return {name: _summarise(t) for name, t in times.items()}
+            times[name].append(time_once(fn, x))
+    return {name: summarise_times(t) for name, t in times.items()}
 
 
 def _block(result):
@@ -229,93 +225,6 @@ def _block(result):
     if hasattr(result, "numpy"):
         result.numpy()
     return result
-
-
-# ------------------------------------------------------------------ calibration
-
-def _check_probabilities(probs, y):
-    probs, y = np.asarray(probs, dtype=float), np.asarray(y)
-    if probs.ndim != 2 or probs.shape[1] < 2:
-        raise ValueError("probabilities must have shape (n, num_classes) with num_classes >= 2, "
-                         f"got shape {probs.shape}")
-    if y.ndim != 1 or len(y) != len(probs):
-        raise ValueError(f"y must be a 1-D array with one label per row of the probabilities "
-                         f"({len(probs)}), got shape {y.shape}")
-    if len(y) == 0:
-        raise ValueError("no examples: the probabilities and y are empty")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    if np.any(probs < -1e-6) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("each row of the probabilities must be non-negative and sum to 1 "
-                         "(pass softmax outputs, not logits)")
-    return probs, y
-
-
-def _check_bins(bins):
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive int, got {bins!r}")
-    return bins
-
-
-def calibration_bins(probs, y, bins=15):
-    """Confidence vs accuracy in equal-width confidence bins (the data of a reliability diagram).
-
-    The *confidence* of a prediction is its top probability ``max_k p_k``; the prediction is
-    the arg-max. Bin ``m`` (1-based) holds the predictions with confidence in
-    ``((m - 1)/bins, m/bins]``, as in Guo et al., *On Calibration of Modern Neural Networks*,
-    ICML 2017.
-
-    Args:
-        probs: predicted probabilities, shape ``(n, num_classes)``, rows summing to 1.
-        y: true labels, shape ``(n,)``.
-        bins: number of equal-width bins over (0, 1].
-
-    Returns:
-        ``pandas.DataFrame`` with one row per bin: ``lower``, ``upper`` (the bin's edges),
-        ``count`` (predictions in it), ``confidence`` (their mean confidence) and ``accuracy``
-        (the fraction of them that are right); the last two are ``nan`` for an empty bin.
-    """
-    import pandas as pd
-
-    probs, y = _check_probabilities(probs, y)
-    bins = _check_bins(bins)
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == y
-    # ceil(c * bins) - 1 puts c in ((m-1)/M, m/M]; c = 0 would give -1, so clip it into bin 0
-    index = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    rows = []
-    for m in range(bins):
-        members = index == m
-        count = int(members.sum())
-        rows.append({"lower": m / bins, "upper": (m + 1) / bins, "count": count,
-                     "confidence": confidence[members].mean() if count else np.nan,
-                     "accuracy": correct[members].mean() if count else np.nan})
-    return pd.DataFrame(rows)
-
-
-def expected_calibration_error(model, x, y, bins=15):
-    """Expected calibration error (ECE): how far confidence is from accuracy, on average.
-
-    ``ECE = sum_m (|B_m| / n) * |accuracy(B_m) - confidence(B_m)|`` over ``bins`` equal-width
-    confidence bins ``B_m`` (Guo et al., *On Calibration of Modern Neural Networks*, ICML 2017;
-    see :func:`calibration_bins`). 0 means perfectly calibrated: among the predictions made
-    with 80 % confidence, 80 % are right. An over-confident model has ECE > 0.
-
-    Args:
-        model: a tf_keras model, or ``None`` when ``x`` already holds predicted probabilities
-            of shape ``(n, num_classes)`` (e.g. from :func:`predict_proba`).
-        x: inputs ``(n, ...)`` for the model, or the probabilities when ``model`` is ``None``.
-        y: true labels, shape ``(n,)``.
-        bins: number of equal-width confidence bins (Guo et al. use 15).
-
-    Returns:
-        ECE as a fraction in [0, 1] (multiply by 100 for percentage points).
-    """
-    probs = x if model is None else predict_proba(model, np.asarray(x))
-    table = calibration_bins(probs, y, bins)
-    used = table[table["count"] > 0]
-    gaps = np.abs(used["accuracy"] - used["confidence"])
-    return float(np.sum(used["count"] * gaps) / table["count"].sum())
 
 
 # ------------------------------------------------------- pruning identified exemplars
@@ -365,17 +274,31 @@ def pruning_identified_exemplars(dense_models, pruned_models, x):
     return np.flatnonzero(dense_vote != pruned_vote)
 
 
+def _attention_macs(layer):
+    """MACs of a ``MultiHeadAttention`` layer, from its public ``get_config()``."""
+    config = layer.get_config()
+    query, value = config["query_shape"], config["value_shape"]
+    key = config["key_shape"] if config["key_shape"] is not None else value
+    heads, key_dim = config["num_heads"], config["key_dim"]
+    value_dim = config["value_dim"] or key_dim
+    out_dim = config["output_shape"] or query[-1]
+    out_dim = int(np.prod(out_dim)) if isinstance(out_dim, (tuple, list)) else int(out_dim)
+    t_q, t_k = int(np.prod(query[1:-1])), int(np.prod(key[1:-1]))
+    projections = (t_q * query[-1] * heads * key_dim + t_k * key[-1] * heads * key_dim
+                   + t_k * value[-1] * heads * value_dim)
+    attention = t_q * t_k * heads * (key_dim + value_dim)  # scores q·k and the weighted sum of v
+    return int(projections + attention + t_q * heads * value_dim * out_dim)
+
+
 def _layer_macs(layer):
     """Multiply-accumulates of one layer for one example (0 for layers without a kernel)."""
-    from . import keras
-
     layers = keras.layers
     if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense, layers.LSTM,
                           layers.MultiHeadAttention)):
         try:
             out = layer.output_shape
         except AttributeError as error:
-            raise ValueError(f"flops: layer {layer.name!r} is used more than once; count it by "
+            raise ValueError(f"macs: layer {layer.name!r} is used more than once; count it by "
                              "hand") from error
     if isinstance(layer, layers.DepthwiseConv2D):  # (kh, kw, c_in, multiplier): one filter per channel
         return int(np.prod(out[1:-1])) * int(np.prod(layer.depthwise_kernel.shape))
@@ -388,19 +311,11 @@ def _layer_macs(layer):
         cell = layer.cell
         return layer.input_shape[1] * int(np.prod(cell.kernel.shape) + np.prod(cell.recurrent_kernel.shape))
     if isinstance(layer, layers.MultiHeadAttention):
-        query, value = layer._query_shape, layer._value_shape
-        key = layer._key_shape if layer._key_shape is not None else value
-        t_q, t_k = int(np.prod(query[1:-1])), int(np.prod(key[1:-1]))
-        heads, key_dim = layer._query_dense.kernel.shape[1:]
-        value_dim = layer._value_dense.kernel.shape[-1]
-        projections = (t_q * query[-1] * heads * key_dim + t_k * key[-1] * heads * key_dim
-                       + t_k * value[-1] * heads * value_dim)
-        attention = t_q * t_k * heads * (key_dim + value_dim)  # scores q·k and the weighted sum of v
-        return int(projections + attention + t_q * int(np.prod(layer._output_dense.kernel.shape)))
+        return _attention_macs(layer)
     return 0
 
 
-def flops(model, per_layer=False):
+def macs(model, per_layer=False):
     """Multiply-accumulate operations (MACs) of one forward pass, for **one** example.
 
     Counted layers, each with the formula in its comment in the source:
@@ -426,10 +341,15 @@ def flops(model, per_layer=False):
     Returns:
         int: total MACs per example (or the dict).
     """
-    _require_model(model)
     counts = {}
-    for layer in _stripped(model).layers:
-        macs = flops(layer, per_layer=False) if hasattr(layer, "layers") else _layer_macs(layer)
-        if macs:
-            counts[layer.name] = macs
+    for layer in stripped(model).layers:
+        count = macs(layer, per_layer=False) if hasattr(layer, "layers") else _layer_macs(layer)
+        if count:
+            counts[layer.name] = count
     return counts if per_layer else int(sum(counts.values()))
+
+
+flops = macs
+"""``flops`` is an alias of :func:`macs`, kept for the labs and chapters written before the rename.
+
+It returns **MACs**, not FLOPs (one MAC = one multiply + one add ≈ 2 FLOPs); see :func:`macs`."""

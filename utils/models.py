@@ -6,6 +6,7 @@ Compile and train with :func:`utils.training.train`.
 """
 
 from . import keras
+from ._validate import check_int
 
 __all__ = ["seed_cnn", "lenet_300_100", "lenet5", "mlp", "small_cnn", "tiny_transformer", "lstm_classifier",
            "PositionEmbedding"]
@@ -13,12 +14,14 @@ __all__ = ["seed_cnn", "lenet_300_100", "lenet5", "mlp", "small_cnn", "tiny_tran
 layers = keras.layers
 
 
-def _check_widths(widths, what):
-    widths = tuple(widths)
-    if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0
-                              for w in widths):
-        raise ValueError(f"{what} must be a non-empty sequence of positive ints, got {widths!r}")
-    return widths
+def _check_widths(widths, name="widths"):
+    """Layer widths: a non-empty list or tuple of positive ints, e.g. ``(300, 100)``."""
+    if not isinstance(widths, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of positive ints, e.g. (300, 100), got {widths!r}")
+    if not widths:
+        raise ValueError(f"{name} must be a non-empty sequence of positive ints, e.g. (300, 100), "
+                         f"got {widths!r}")
+    return tuple(check_int(w, f"{name}[{i}]", minimum=1) for i, w in enumerate(widths))
 
 
 def seed_cnn(input_shape=(28, 28, 1), num_classes=10):
@@ -27,6 +30,7 @@ def seed_cnn(input_shape=(28, 28, 1), num_classes=10):
     Conv32-3×3 → MaxPool → Conv64-3×3 → MaxPool → Conv64-3×3 → Flatten → Dense64 → Dense10 (softmax),
     ReLU activations, ``valid`` padding — exactly as in the document's ``models.Sequential`` example.
     """
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
     return keras.Sequential([
         keras.Input(shape=input_shape),
         layers.Conv2D(32, (3, 3), activation="relu", name="conv1"),
@@ -46,7 +50,8 @@ def mlp(widths, input_shape=(28, 28, 1), num_classes=10, name="mlp"):
     Args:
         widths: hidden-layer sizes, e.g. ``(300, 100)``.
     """
-    widths = _check_widths(widths, "widths")
+    widths = _check_widths(widths)
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
     model = keras.Sequential([keras.Input(shape=input_shape), layers.Flatten(name="flatten")],
                              name=name)
     for i, width in enumerate(widths, start=1):
@@ -66,6 +71,7 @@ def lenet5(input_shape=(28, 28, 1), num_classes=10):
     Conv6-5×5 (same) → MaxPool → Conv16-5×5 → MaxPool → Flatten → Dense120 → Dense84 → softmax.
     (Han et al. 2015 pruned Caffe's variant with 20 and 50 filters and a 500-unit layer.)
     """
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
     return keras.Sequential([
         keras.Input(shape=input_shape),
         layers.Conv2D(6, 5, padding="same", activation="relu", name="conv1"),
@@ -91,7 +97,9 @@ def small_cnn(widths=(16, 32), input_shape=(28, 28, 1), num_classes=10, batch_no
         batch_norm: insert ``BatchNormalization`` after each convolution.
         dense: units of the hidden fully connected layer, or 0 for none.
     """
-    widths = _check_widths(widths, "widths")
+    widths = _check_widths(widths)
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
+    dense = check_int(dense, "dense", minimum=0)
     model = keras.Sequential([keras.Input(shape=input_shape)], name="small_cnn")
     for i, width in enumerate(widths, start=1):
         model.add(layers.Conv2D(width, 3, padding="same", use_bias=not batch_norm,
@@ -107,18 +115,12 @@ def small_cnn(widths=(16, 32), input_shape=(28, 28, 1), num_classes=10, batch_no
     return model
 
 
-def _check_positive(**values):
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 def _check_sequence_shape(input_shape):
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 2 or not all(isinstance(d, int) and d > 0 for d in input_shape):
+    """The input shape of a sequence model: ``(sequence length, features per step)``, positive ints."""
+    if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
         raise ValueError("input_shape must be (sequence length, features per step), e.g. (24, 11), "
                          f"got {input_shape!r}")
-    return input_shape
+    return tuple(check_int(d, f"input_shape[{i}]", minimum=1) for i, d in enumerate(input_shape))
 
 
 @keras.utils.register_keras_serializable(package="utils")
@@ -155,8 +157,9 @@ def tiny_transformer(input_shape=(24, 11), num_classes=4, *, d_model=32, num_hea
             query/key/value vectors (``utils.structured.prune_attention_heads`` removes heads).
     """
     input_shape = _check_sequence_shape(input_shape)
-    _check_positive(num_classes=num_classes, d_model=d_model, num_heads=num_heads, key_dim=key_dim,
-                    ff_units=ff_units)
+    for name, value in (("num_classes", num_classes), ("d_model", d_model), ("num_heads", num_heads),
+                        ("key_dim", key_dim), ("ff_units", ff_units)):
+        check_int(value, name, minimum=1)
     inputs = keras.Input(shape=input_shape, name="sequence")
     x = layers.Dense(d_model, name="embed")(inputs)
     x = PositionEmbedding(name="position")(x)
@@ -178,7 +181,8 @@ def lstm_classifier(input_shape=(24, 11), num_classes=4, *, units=32):
         units: size of the LSTM's hidden and cell state.
     """
     input_shape = _check_sequence_shape(input_shape)
-    _check_positive(num_classes=num_classes, units=units)
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
+    units = check_int(units, "units", minimum=1)
     return keras.Sequential([
         keras.Input(shape=input_shape),
         layers.LSTM(units, name="lstm"),

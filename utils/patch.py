@@ -28,22 +28,15 @@ import numbers
 
 import numpy as np
 
-from . import _require_model
-from .backdoor import _check_images as _check_image_batch
+from ._core import outputs_logits
+from ._validate import check_images, check_int, check_labels, check_real
+from .adversarial import input_gradient
 
 __all__ = ["STICKERS", "sticker_mask", "apply_patch", "universal_sticker", "sticker_attack"]
 
 # Two strips above and below the centre, like the black-and-white stickers of Eykholt et al.;
 # (top, left, height, width) as fractions of the image's height and width. About 7 % of the image.
 STICKERS = ((0.28, 0.30, 0.09, 0.40), (0.63, 0.30, 0.09, 0.40))
-
-
-def _check_images(x):
-    """A float batch ``(n, height, width, channels)`` with pixel values in [0, 1]."""
-    x = _check_image_batch(x)
-    if x.size and (x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError(f"pixel values must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}]")
-    return x.astype(np.float32, copy=False)
 
 
 def _check_mask(mask, x):
@@ -56,22 +49,10 @@ def _check_mask(mask, x):
     return mask
 
 
-def _check_labels(y, n):
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n:
-        raise ValueError(f"y must be a 1-D array of integer labels, one per image: got shape {y.shape} "
-                         f"for {n} images")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-    return y.astype(np.int64)
-
-
 def _check_steps(steps, step_size):
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real) or not 0 < step_size <= 1:
-        raise ValueError(f"step_size must be a number in (0, 1] (pixel units), got {step_size!r}")
-    return int(steps), float(step_size)
+    steps = check_int(steps, "steps", minimum=1)
+    step_size = check_real(step_size, "step_size", low=0.0, high=1.0, low_open=True, meaning="pixel units")
+    return steps, step_size
 
 
 def sticker_mask(image_shape, boxes=STICKERS):
@@ -122,7 +103,7 @@ def apply_patch(x, patch, mask):
     Returns:
         A new float32 array of the shape of ``x``.
     """
-    x = _check_images(x)
+    x = check_images(x)   # float32 (n, height, width, channels) in [0, 1]
     mask = _check_mask(mask, x)
     patch = np.asarray(patch, dtype=np.float32)
     if patch.shape not in (x.shape[1:], x.shape):
@@ -134,26 +115,21 @@ def apply_patch(x, patch, mask):
     return (x * (1 - mask) + patch * mask).astype(np.float32)
 
 
-def _gradient(model, x, y, target):
+def _gradient(model, x, y, target, from_logits):
     """∇ₓ of the loss to *increase*: the true class's loss, or minus the target's loss."""
-    from .adversarial import input_gradient
-
     if target is None:
-        return input_gradient(model, x, y)
-    return -input_gradient(model, x, np.full(len(x), target, dtype=np.int64))
+        return input_gradient(model, x, y, from_logits=from_logits)
+    return -input_gradient(model, x, np.full(len(x), target, dtype=np.int64), from_logits=from_logits)
 
 
 def _check_target(target, model):
     if target is None:
         return None
     classes = int(model.output_shape[-1])
-    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= target < classes:
-        raise ValueError(f"target must be None (untargeted) or a class index in 0…{classes - 1}, "
-                         f"got {target!r}")
-    return int(target)
+    return check_int(target, "target (None for untargeted, or a class index)", minimum=0, maximum=classes - 1)
 
 
-def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=None, seed=0):
+def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=None, seed=0, from_logits=None):
     """One sticker that fools the model on as many of the images ``x`` as possible.
 
     Starting from random colours, repeat ``steps`` times: paste the sticker into every image,
@@ -168,7 +144,7 @@ def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=Non
     Eykholt et al.'s RP2.
 
     Args:
-        model: a tf_keras classifier with softmax outputs.
+        model: a tf_keras classifier with softmax or logits outputs.
         x: images ``(n, height, width, channels)`` in [0, 1] (e.g. all test images of one class).
         y: their true labels ``(n,)``.
         mask: ``(height, width, 1)`` from :func:`sticker_mask`.
@@ -176,26 +152,28 @@ def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=Non
         step_size: change of a sticker pixel per step, in (0, 1].
         target: ``None`` or the class the images should be read as.
         seed: seed of the random starting colours.
+        from_logits: ``None`` detects whether the model outputs logits (the loss is computed
+            from them); ``True``/``False`` says so.
 
     Returns:
         The sticker: float32 ``(height, width, channels)`` in [0, 1], zero outside the mask.
         Apply it with :func:`apply_patch`.
     """
-    _require_model(model)
-    x = _check_images(x)
+    from_logits = outputs_logits(model, from_logits)
+    x = check_images(x)   # float32 (n, height, width, channels) in [0, 1]
     mask = _check_mask(mask, x)
-    y = _check_labels(y, len(x))
+    y = check_labels(y, n=len(x))
     steps, step_size = _check_steps(steps, step_size)
     target = _check_target(target, model)
     rng = np.random.default_rng(seed)
     sticker = rng.uniform(0, 1, size=x.shape[1:]).astype(np.float32) * mask
     for _ in range(steps):
-        grad = _gradient(model, apply_patch(x, sticker, mask), y, target).sum(axis=0)
+        grad = _gradient(model, apply_patch(x, sticker, mask), y, target, from_logits).sum(axis=0)
         sticker = np.clip(sticker + step_size * np.sign(grad) * mask, 0.0, 1.0).astype(np.float32)
     return sticker
 
 
-def sticker_attack(model, x, y, mask, *, steps=40, step_size=0.05, seed=0):
+def sticker_attack(model, x, y, mask, *, steps=40, step_size=0.05, seed=0, from_logits=None):
     """A separate sticker for every image (the white-box worst case), untargeted.
 
     The same signed-gradient ascent as :func:`universal_sticker`, but each image's sticker
@@ -204,19 +182,19 @@ def sticker_attack(model, x, y, mask, *, steps=40, step_size=0.05, seed=0):
     bounds what any sticker of that size and place could do.
 
     Args:
-        model, x, y, mask, steps, step_size, seed: as in :func:`universal_sticker`.
+        model, x, y, mask, steps, step_size, seed, from_logits: as in :func:`universal_sticker`.
 
     Returns:
         The attacked images ``x_adv``: float32, the shape of ``x``, equal to ``x`` outside the mask.
     """
-    _require_model(model)
-    x = _check_images(x)
+    from_logits = outputs_logits(model, from_logits)
+    x = check_images(x)   # float32 (n, height, width, channels) in [0, 1]
     mask = _check_mask(mask, x)
-    y = _check_labels(y, len(x))
+    y = check_labels(y, n=len(x))
     steps, step_size = _check_steps(steps, step_size)
     rng = np.random.default_rng(seed)
     stickers = rng.uniform(0, 1, size=x.shape).astype(np.float32) * mask
     for _ in range(steps):
-        grad = _gradient(model, apply_patch(x, stickers, mask), y, None)
+        grad = _gradient(model, apply_patch(x, stickers, mask), y, None, from_logits)
         stickers = np.clip(stickers + step_size * np.sign(grad) * mask, 0.0, 1.0).astype(np.float32)
     return apply_patch(x, stickers, mask)

@@ -7,7 +7,11 @@ Each function draws on ``ax`` (a Matplotlib Axes; a new figure is made when it i
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .pruning import prunable_layers, sparsity_report
+from ._core import prunable_layers
+from ._validate import check_int
+from .calibration import calibration_bins, expected_calibration_error
+from .masks import polynomial_sparsity
+from .pruning import sparsity_report
 
 __all__ = ["weight_histogram", "sparsity_per_layer", "tradeoff_curve", "schedule_curve",
            "mask_image", "sensitivity_curves", "reliability_diagram", "image_grid"]
@@ -29,6 +33,7 @@ def weight_histogram(before, after, *, ax=None, bins=101, title="Kernel weights 
     Pruned weights pile up in a spike at zero and leave a gap around it: magnitude pruning
     removes the small weights. The y-axis is logarithmic so the spike does not hide the rest.
     """
+    bins = check_int(bins, "bins", minimum=2)
     ax = _axes(ax)
     w_before, w_after = _all_kernel_values(before), _all_kernel_values(after)
     edges = np.linspace(min(w_before.min(), w_after.min()), max(w_before.max(), w_after.max()), bins)
@@ -83,13 +88,16 @@ def schedule_curve(initial_sparsity, final_sparsity, begin_step, end_step, *, po
     """Plot the target sparsity ``s(t) = s_f + (s_i - s_f)(1 - (t - t0)/(t1 - t0))^power``.
 
     ``t0 = begin_step``, ``t1 = end_step``; before ``t0`` nothing is pruned, after ``t1``
-    the sparsity stays at ``s_f``. This is the schedule of ``tfmot``'s ``PolynomialDecay``.
+    the sparsity stays at ``s_f``. This is the schedule of ``tfmot``'s ``PolynomialDecay``
+    (:func:`utils.masks.polynomial_sparsity`).
     """
-    ax = _axes(ax)
+    begin_step = check_int(begin_step, "begin_step", minimum=0)
+    end_step = check_int(end_step, "end_step", minimum=1)
     steps = np.arange(0, int(end_step * 1.25) + 1)
-    progress = np.clip((steps - begin_step) / (end_step - begin_step), 0, 1)
-    sparsity = final_sparsity + (initial_sparsity - final_sparsity) * (1 - progress) ** power
-    sparsity[steps < begin_step] = 0.0
+    schedule = {"initial_sparsity": initial_sparsity, "final_sparsity": final_sparsity,
+                "begin_step": begin_step, "end_step": end_step, "power": power}
+    sparsity = np.array([polynomial_sparsity(t, **schedule) if t >= begin_step else 0.0 for t in steps])
+    ax = _axes(ax)
     ax.plot(steps, 100 * sparsity)
     ax.set(title=title, xlabel="training step", ylabel="target sparsity (%)")
     ax.grid(alpha=0.3)
@@ -142,7 +150,6 @@ def reliability_diagram(probabilities, y, *, bins=15, ax=None, min_count=1,
 
     The legend gives each model's ECE (see :func:`utils.metrics.expected_calibration_error`).
     """
-    from .metrics import calibration_bins, expected_calibration_error
 
     ax = _axes(ax, figsize=(5, 4.5))
     ax.plot([0, 100], [0, 100], linestyle="--", color="gray", label="perfect calibration")
@@ -186,7 +193,7 @@ def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", siz
                          f"got [{images.min():.3g}, {images.max():.3g}]")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
-    ncols = max(1, min(ncols, len(images)))
+    ncols = min(check_int(ncols, "ncols", minimum=1), len(images))
     nrows = -(-len(images) // ncols)
     lines = 1 + max((str(t).count("\n") for t in titles), default=0) if titles is not None else 0
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.2 * lines + 0.2) * nrows + 0.4),

@@ -20,19 +20,31 @@ Three tools, each small enough to read in one sitting:
   computed with Google's ``dp_accounting`` Rényi-DP accountant for Poisson-sampled
   Gaussian steps.
 
-All models are tf_keras classifiers with softmax outputs and integer labels, as everywhere
-in the course.
+All models are tf_keras classifiers with integer labels. They may end in a softmax (every
+model of the course) or output logits (the common ``from_logits=True`` Keras setup):
+``from_logits=None`` detects which from the last layer (:func:`utils._core.outputs_logits`),
+``from_logits=True/False`` says so.
 """
 
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from dp_accounting import dp_event
+from dp_accounting.rdp import rdp_privacy_accountant
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from . import _require_model, keras, tf
+from . import keras, tf
+from ._core import classification_loss, outputs_logits, unwrap
+from ._validate import (
+    check_choice,
+    check_int,
+    check_labels,
+    check_probabilities,
+    check_real,
+    check_same_length,
+)
 
 __all__ = [
     "MembershipResult", "membership_scores", "membership_inference", "membership_inference_per_class",
@@ -46,21 +58,16 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 METHODS = ("loss", "confidence")
-_TINY = 1e-30  # -log(0) would be infinite; a probability this small already means "certainly wrong"
 
 
 def _as_pair(pair, name):
     """Validate an ``(x, y)`` pair of examples and integer labels."""
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise TypeError(f"{name} must be an (x, y) pair of arrays, got {type(pair).__name__}")
-    x, y = np.asarray(pair[0]), np.asarray(pair[1])
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name}: y must be a 1-D array of integer class labels, got shape {y.shape} "
-                         f"and dtype {y.dtype}")
-    if len(x) != len(y):
-        raise ValueError(f"{name}: x and y must have the same length, got {len(x)} and {len(y)}")
-    if len(y) == 0:
+    x, y = np.asarray(pair[0]), check_labels(pair[1], f"{name}: y")
+    if len(y) == 0 and len(x) == 0:
         raise ValueError(f"{name} is empty; the attack needs examples to score")
+    check_same_length(**{f"{name}: x": x, f"{name}: y": y})
     return x, y
 
 
@@ -68,27 +75,60 @@ def _batched(fn, x, batch_size=512):
     return np.concatenate([np.asarray(fn(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
 
 
-def _logits(model, x):
-    """The output layer's logits in float64, or ``None`` if we cannot get them.
+def _features_before(model, last):
+    """A function ``batch -> the input of the last layer`` (Sequential or functional models), or ``None``."""
+    if isinstance(model, keras.Sequential):
+        def before_last(batch):
+            for layer in model.layers[:-1]:
+                batch = layer(batch, training=False)
+            return batch
+        return before_last
+    try:
+        probe = keras.Model(model.inputs, last.input)
+    except (AttributeError, ValueError):  # a layer used twice, a nested model: no single input
+        return None
+    return lambda batch: probe(batch, training=False)
 
-    Works for Sequential models whose last layer is ``Dense(..., activation="softmax")`` (all the
-    course's classifiers) or a softmax ``Activation`` after the layer that makes the logits.
+
+def _softmax_logits(model, x):
+    """The logits before the softmax output layer, recomputed in float64, or ``None`` if we cannot.
+
+    Works when the last layer is ``Dense(..., activation="softmax")`` (all the course's
+    classifiers: its kernel and bias are applied in float64) or a softmax ``Activation`` /
+    ``Softmax`` layer after the layer that makes the logits.
     """
     last = model.layers[-1]
-    if not isinstance(model, keras.Sequential) or getattr(getattr(last, "activation", None),
-                                                          "__name__", "") != "softmax":
+    inner = unwrap(last)
+    activation = getattr(getattr(inner, "activation", None), "__name__", "")
+    is_dense = isinstance(inner, keras.layers.Dense) and inner is last and activation == "softmax"
+    is_softmax_layer = isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and activation == "softmax")
+    if not (is_dense or is_softmax_layer):
         return None
-
-    def before_last(batch):
-        for layer in model.layers[:-1]:
-            batch = layer(batch, training=False)
-        return np.asarray(batch, dtype=np.float64)
-
-    features = _batched(before_last, x)
-    if isinstance(last, keras.layers.Dense):
-        kernel, bias = (w.astype(np.float64) for w in last.get_weights())
+    before_last = _features_before(model, last)
+    if before_last is None:
+        return None
+    features = _batched(lambda b: np.asarray(before_last(b), dtype=np.float64), x)
+    if is_dense:
+        kernel = inner.kernel.numpy().astype(np.float64)
+        bias = inner.bias.numpy().astype(np.float64) if inner.use_bias else 0.0
         return features @ kernel + bias
     return features
+
+
+def _float64_logits(model, x, from_logits):
+    """Logits of ``model`` for ``x`` in float64, shape ``(n, num_classes)``, for either kind of model.
+
+    A model that outputs logits: its outputs, cast to float64. A softmax model: the logits it
+    feeds its softmax, recomputed in float64 (:func:`_softmax_logits`); if its structure does
+    not allow that, the log of its (checked) probabilities.
+    """
+    if from_logits:
+        return _batched(lambda b: model(b, training=False).numpy(), x).astype(np.float64)
+    logits = _softmax_logits(model, x)
+    if logits is None:  # not a softmax-output model we can open up: fall back to its probabilities
+        logits = np.log(np.maximum(_probabilities(model, x), 1e-300))
+    return logits
 
 
 def _log_softmax_at(logits, index):
@@ -108,18 +148,20 @@ def _log_softmax_at(logits, index):
 
 def _probabilities(model, x):
     """Softmax outputs of ``model`` on ``x``, as float64, checked to be probabilities."""
-    probs = _batched(lambda b: model(b, training=False).numpy(), x).astype(np.float64)
-    if probs.ndim != 2 or np.any(probs < -1e-6) or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError("membership_inference expects a model whose outputs are softmax probabilities "
-                         "(each row non-negative and summing to 1); add a softmax output layer")
-    return probs
+    probs = _batched(lambda b: model(b, training=False).numpy(), x)
+    try:
+        return check_probabilities(probs, "the model's outputs")
+    except ValueError as error:
+        raise ValueError(f"membership inference treats {model.name!r} as a softmax model "
+                         f"(from_logits=False), but {error}. If the model outputs logits, pass "
+                         "from_logits=True") from error
 
 
-def membership_scores(model, x, y, *, method="loss"):
+def membership_scores(model, x, y, *, method="loss", from_logits=None):
     """The attacker's score for each example: higher means "more likely a training member".
 
     Args:
-        model: a tf_keras classifier with softmax outputs.
+        model: a tf_keras classifier with softmax or logits outputs.
         x: inputs, shape ``(n, ...)``; y: integer labels, shape ``(n,)``.
         method: ``"loss"`` — minus the cross-entropy loss, ``log p_y`` (the loss-threshold
             attack of Yeom et al., 2018: training examples have lower loss); ``"confidence"`` —
@@ -127,6 +169,7 @@ def membership_scores(model, x, y, *, method="loss"):
             need the label (the confidence-threshold attack in the spirit of Shokri et al., 2017,
             and Salem et al., 2019). Thresholding the *true-label* probability ``p_y`` would
             rank examples exactly like the loss, so it is not offered separately.
+        from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
 
     Returns:
         float64 array of shape ``(n,)``.
@@ -134,20 +177,15 @@ def membership_scores(model, x, y, *, method="loss"):
     Precision matters here. A well-trained model is so confident on most examples that its
     float32 softmax rounds ``p`` to exactly 1.0, and members and non-members would tie at
     loss 0. We assume the attacker receives full-precision scores, as many prediction APIs
-    return: the output layer's logits are recomputed in float64 and ``log p`` is taken with
-    ``log1p`` (the same reason Carlini et al., 2022, work with logit-scaled confidences).
+    return: the logits are taken in float64 (a softmax model's output layer is recomputed in
+    float64; a logits model's outputs are the logits) and ``log p`` is taken with ``log1p``
+    (the same reason Carlini et al., 2022, work with logit-scaled confidences).
     """
-    _require_model(model)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    from_logits = outputs_logits(model, from_logits)
+    check_choice(method, "method", METHODS)
     x, y = _as_pair((x, y), "examples")
-    logits = _logits(model, x)
-    if logits is None:  # not a softmax-output model we can open up: fall back to its probabilities
-        probs = _probabilities(model, x)
-        logits = np.log(np.maximum(probs, 1e-300))
-    if y.max() >= logits.shape[1] or y.min() < 0:
-        raise ValueError(f"labels must be in [0, {logits.shape[1] - 1}] for a model with "
-                         f"{logits.shape[1]} outputs, got range [{y.min()}, {y.max()}]")
+    logits = _float64_logits(model, x, from_logits)
+    check_labels(y, "y", num_classes=logits.shape[1])
     index = y if method == "loss" else logits.argmax(axis=1)
     return _log_softmax_at(logits, index)
 
@@ -193,7 +231,7 @@ def _roc_summary(member_scores, non_member_scores, method):
         member_scores=member_scores, non_member_scores=non_member_scores, method=method)
 
 
-def membership_inference(model, members, non_members, *, method="loss"):
+def membership_inference(model, members, non_members, *, method="loss", from_logits=None):
     """Run a threshold membership inference attack and measure how well it works.
 
     Threat model: the attacker can query the model (black box) and sees its output
@@ -203,12 +241,13 @@ def membership_inference(model, members, non_members, *, method="loss"):
     whole ROC curve and three summaries of it.
 
     Args:
-        model: a tf_keras classifier with softmax outputs.
+        model: a tf_keras classifier with softmax or logits outputs.
         members: ``(x, y)`` — examples the model was trained on.
         non_members: ``(x, y)`` — examples from the same distribution that it never saw.
             Use as many as there are members (a balanced evaluation): the ROC summaries do not
             depend on the ratio, but an attack *accuracy* would.
         method: ``"loss"`` or ``"confidence"`` (see :func:`membership_scores`).
+        from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
 
     Returns:
         :class:`MembershipResult` with ``auc``, ``advantage`` and ``tpr_at_1_fpr`` (and the ROC
@@ -217,8 +256,9 @@ def membership_inference(model, members, non_members, *, method="loss"):
     """
     x_in, y_in = _as_pair(members, "members")
     x_out, y_out = _as_pair(non_members, "non_members")
-    return _roc_summary(membership_scores(model, x_in, y_in, method=method),
-                        membership_scores(model, x_out, y_out, method=method), method)
+    options = dict(method=method, from_logits=outputs_logits(model, from_logits))
+    return _roc_summary(membership_scores(model, x_in, y_in, **options),
+                        membership_scores(model, x_out, y_out, **options), method)
 
 
 def auc_standard_error(auc, n_members, n_non_members):
@@ -227,20 +267,22 @@ def auc_standard_error(auc, n_members, n_non_members):
     The Hanley & McNeil (Radiology, 1982) approximation. With 100 members and 100 non-members an
     AUC near 0.5 is uncertain by about ±0.04: differences smaller than that are noise.
     """
-    if not 0.0 <= auc <= 1.0:
-        raise ValueError(f"auc must be in [0, 1], got {auc!r}")
-    n1, n2 = _check_count(n_members, "n_members"), _check_count(n_non_members, "n_non_members")
+    auc = check_real(auc, "auc", low=0.0, high=1.0)
+    n1 = check_int(n_members, "n_members", minimum=1)
+    n2 = check_int(n_non_members, "n_non_members", minimum=1)
     q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
     variance = (auc * (1 - auc) + (n1 - 1) * (q1 - auc ** 2) + (n2 - 1) * (q2 - auc ** 2)) / (n1 * n2)
     return float(np.sqrt(max(variance, 0.0)))
 
 
-def membership_inference_per_class(model, members, non_members, *, method="loss", num_classes=None):
+def membership_inference_per_class(model, members, non_members, *, method="loss", num_classes=None,
+                                   from_logits=None):
     """:func:`membership_inference` restricted to each true class in turn.
 
     Yuan & Zhang (USENIX Security 2022) found that pruning makes the attack's success more
     *uneven* across classes; this table shows it. Classes with fewer than 2 members or
-    2 non-members get ``nan``.
+    2 non-members get ``nan``. ``method`` and ``from_logits`` as in :func:`membership_inference`;
+    ``num_classes`` defaults to the largest label + 1.
 
     Returns:
         ``pandas.DataFrame`` with one row per class: ``class``, ``members``, ``non_members``,
@@ -248,9 +290,12 @@ def membership_inference_per_class(model, members, non_members, *, method="loss"
     """
     x_in, y_in = _as_pair(members, "members")
     x_out, y_out = _as_pair(non_members, "non_members")
-    scores_in = membership_scores(model, x_in, y_in, method=method)
-    scores_out = membership_scores(model, x_out, y_out, method=method)
-    num_classes = int(max(y_in.max(), y_out.max())) + 1 if num_classes is None else int(num_classes)
+    from_logits = outputs_logits(model, from_logits)
+    scores_in = membership_scores(model, x_in, y_in, method=method, from_logits=from_logits)
+    scores_out = membership_scores(model, x_out, y_out, method=method, from_logits=from_logits)
+    largest = int(max(y_in.max(), y_out.max()))
+    num_classes = largest + 1 if num_classes is None else check_int(num_classes, "num_classes",
+                                                                     minimum=largest + 1)
     rows = []
     for c in range(num_classes):
         s_in, s_out = scores_in[y_in == c], scores_out[y_out == c]
@@ -267,42 +312,32 @@ def membership_inference_per_class(model, members, non_members, *, method="loss"
 # DP-SGD
 # ---------------------------------------------------------------------------------------------
 
-_LOSS = keras.losses.SparseCategoricalCrossentropy(reduction="none")  # one loss per example
-
-
 def _check_positive(value, name, *, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(value)
+    """A finite real number ``> 0`` (or ``>= 0`` with ``allow_zero``), as a float."""
+    return check_real(value, name, low=0.0, low_open=not allow_zero)
 
 
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def per_example_gradients(model, x, y):
+def per_example_gradients(model, x, y, *, from_logits=None):
     """The gradient of each example's loss, computed for all examples at once.
 
     ``tf.vectorized_map`` runs the single-example gradient computation for every row of
     ``x`` in parallel (it vectorises the loop instead of running it ``n`` times).
 
     Args:
-        model: a tf_keras classifier with softmax outputs.
+        model: a tf_keras classifier with softmax or logits outputs.
         x: a batch of inputs, shape ``(n, ...)``; y: integer labels, shape ``(n,)``.
+        from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
 
     Returns:
         A list with one tensor per trainable variable ``v`` of shape ``(n, *v.shape)``.
     """
+    from_logits = outputs_logits(model, from_logits)
     variables = model.trainable_variables
 
     def one_example(example):
         xi, yi = example
         with tf.GradientTape() as tape:
-            loss = _LOSS(yi[None], model(xi[None], training=True))
+            loss = classification_loss(yi[None], model(xi[None], training=True), from_logits=from_logits)
         return tape.gradient(loss, variables)
 
     return tf.vectorized_map(one_example, (x, y))
@@ -373,20 +408,22 @@ def _check_dp_arguments(l2_norm_clip, noise_multiplier):
 
 
 def dp_sgd_step(model, optimizer, x, y, *, l2_norm_clip, noise_multiplier, expected_batch_size,
-                generator=None):
+                generator=None, from_logits=None):
     """One DP-SGD update of ``model`` on the batch ``(x, y)``; returns the mean loss of the batch.
 
     With ``noise_multiplier=0``, ``l2_norm_clip=None`` and ``expected_batch_size=len(x)`` this is
-    exactly one step of ordinary mini-batch SGD on the mean loss.
+    exactly one step of ordinary mini-batch SGD on the mean loss. ``from_logits``: ``None``
+    detects whether the model outputs logits; ``True``/``False`` says so.
     """
+    from_logits = outputs_logits(model, from_logits)
     l2_norm_clip, noise_multiplier = _check_dp_arguments(l2_norm_clip, noise_multiplier)
     x = tf.convert_to_tensor(x)
     y = tf.convert_to_tensor(y)
-    grads = privatize(per_example_gradients(model, x, y), l2_norm_clip=l2_norm_clip,
+    grads = privatize(per_example_gradients(model, x, y, from_logits=from_logits), l2_norm_clip=l2_norm_clip,
                       noise_multiplier=noise_multiplier, expected_batch_size=expected_batch_size,
                       generator=generator)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
-    return float(tf.reduce_mean(_LOSS(y, model(x, training=False))))
+    return float(classification_loss(y, model(x, training=False), from_logits=from_logits, reduction="mean"))
 
 
 @dataclass
@@ -406,8 +443,8 @@ class DPTrainingLog:
 
 def dp_steps(n, batch_size, epochs):
     """Number of DP-SGD steps for ``epochs`` passes: ``ceil(epochs · n / batch_size)``."""
-    epochs, n = _check_count(epochs, "epochs"), _check_count(n, "n")
-    batch_size = _check_count(batch_size, "batch_size")
+    epochs, n = check_int(epochs, "epochs", minimum=1), check_int(n, "n", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     return int(math.ceil(epochs * n / batch_size))
 
 
@@ -427,11 +464,14 @@ def _make_optimizer(optimizer, learning_rate):
         return keras.optimizers.SGD(learning_rate)
     if optimizer == "adam":
         return keras.optimizers.Adam(learning_rate)
+    if not isinstance(optimizer, str):
+        raise TypeError("optimizer must be 'sgd', 'adam' or a keras optimizer, "
+                        f"got {type(optimizer).__name__}")
     raise ValueError(f"optimizer must be 'sgd', 'adam' or a keras optimizer, got {optimizer!r}")
 
 
 def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epochs, learning_rate=0.1,
-                 optimizer="sgd", sampling="poisson", freeze_zeros=False, seed=0):
+                 optimizer="sgd", sampling="poisson", freeze_zeros=False, seed=0, from_logits=None):
     """Train ``model`` in place with DP-SGD (Abadi et al., *Deep Learning with Differential Privacy*, 2016).
 
     Each step:
@@ -452,8 +492,8 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
     it reports is, strictly, not a proven guarantee for the run — use it only for comparisons.
 
     Args:
-        model: a tf_keras classifier with softmax outputs and no BatchNormalization (a small one:
-            per-example gradients cost memory proportional to batch size × parameters).
+        model: a tf_keras classifier with softmax or logits outputs and no BatchNormalization (a
+            small one: per-example gradients cost memory proportional to batch size × parameters).
         data: a :class:`utils.data.Dataset` (training split) or an ``(x, y)`` pair — the private data.
         l2_norm_clip: the clipping norm ``C`` (> 0).
         noise_multiplier: ``σ`` (≥ 0; 0 means no privacy at all).
@@ -463,11 +503,13 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
         freeze_zeros: if True, weights that are exactly zero at the start stay zero (masks are
             re-applied after every step) — for fine-tuning a pruned model.
         seed: seeds the batch sampling and the noise.
+        from_logits: ``None`` detects whether the model outputs logits (the loss is computed
+            from them); ``True``/``False`` says so.
 
     Returns:
         :class:`DPTrainingLog` (pass its fields to :func:`dp_epsilon`).
     """
-    _require_model(model)
+    from_logits = outputs_logits(model, from_logits)
     batch_norm = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if batch_norm:
         raise ValueError(f"DP-SGD cannot train BatchNormalization layers ({batch_norm}): batch statistics "
@@ -477,11 +519,10 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
     if l2_norm_clip is None:
         raise ValueError("dp_sgd_train needs a positive l2_norm_clip (clipping bounds each example's "
                          "influence); for a plain, non-private run use utils.training.train")
-    if sampling not in ("poisson", "shuffle"):
-        raise ValueError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
+    check_choice(sampling, "sampling", ("poisson", "shuffle"))
     x, y = _training_arrays(data)
     n = len(y)
-    batch_size = _check_count(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     if batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) cannot exceed the number of training examples ({n})")
     steps = dp_steps(n, batch_size, epochs)
@@ -494,14 +535,14 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
 
     @tf.function(reduce_retracing=True)  # batch sizes vary with Poisson sampling: trace once for all
     def step(xb, yb):
-        grads = privatize(per_example_gradients(model, xb, yb), l2_norm_clip=l2_norm_clip,
-                          noise_multiplier=noise_multiplier, expected_batch_size=float(batch_size),
-                          generator=generator)
+        grads = privatize(per_example_gradients(model, xb, yb, from_logits=from_logits),
+                          l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier,
+                          expected_batch_size=float(batch_size), generator=generator)
         opt.apply_gradients(zip(grads, variables))
         if masks is not None:
             for v, m in zip(variables, masks):
                 v.assign(v * m)
-        return tf.reduce_mean(_LOSS(yb, model(xb, training=False)))
+        return classification_loss(yb, model(xb, training=False), from_logits=from_logits, reduction="mean")
 
     losses, order, position = [], rng.permutation(n), 0
     for _ in range(steps):
@@ -554,16 +595,12 @@ def dp_epsilon(n, batch_size, noise_multiplier, epochs, delta):
     References: Abadi et al., CCS 2016 (moments accountant); Mironov, *Rényi Differential
     Privacy*, CSF 2017; the dp_accounting library (github.com/google/differential-privacy).
     """
-    from dp_accounting import dp_event
-    from dp_accounting.rdp import rdp_privacy_accountant
-
     steps = dp_steps(n, batch_size, epochs)
     if batch_size > n:
         raise ValueError(f"batch_size ({batch_size}) cannot exceed n ({n})")
     noise_multiplier = _check_positive(noise_multiplier, "noise_multiplier", allow_zero=True)
-    delta = _check_positive(delta, "delta")
-    if not delta < 1:
-        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    delta = check_real(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True,
+                       meaning="choose it well below 1/n, e.g. 1e-5")
     if noise_multiplier == 0:
         return math.inf
     event = dp_event.PoissonSampledDpEvent(batch_size / n, dp_event.GaussianDpEvent(noise_multiplier))

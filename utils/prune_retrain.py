@@ -5,8 +5,9 @@ Three ways to reach the same final sparsity ``s`` with the same number of traini
 
 * :func:`one_shot_fine_tune` — prune to ``s`` at once (magnitude, layer by layer), then
   fine-tune for ``E`` epochs with the mask fixed (Han et al., NeurIPS 2015, with one round).
-* :func:`gradual` — ``tfmot``'s polynomial schedule (Zhu & Gupta, 2017): the sparsity rises
-  smoothly from 0 to ``s`` while the network trains, then stays at ``s``.
+* :func:`utils.pruning.gradual_prune` — ``tfmot``'s polynomial schedule (Zhu & Gupta, 2017): the
+  sparsity rises smoothly from 0 to ``s`` while the network trains, then stays at ``s``
+  (pass ``log=`` a :class:`SparsityLog` to record it like the other two).
 * :func:`iterative_prune` — ``R`` rounds of *prune, then retrain with the mask fixed*; each
   round removes the same fraction of the remaining weights, so the sparsity after round
   ``r`` is ``1 - (1 - s)^(r/R)`` (Han et al., NeurIPS 2015; Frankle & Carbin, ICLR 2019).
@@ -21,53 +22,17 @@ puts the surviving weights back to their *original initial values*, and
 Every function copies its input model; none changes it.
 """
 
-import numbers
+from . import keras
+from ._core import FixedMask, apply_masks, copy_model, kernel_masks, prunable_layers, require_model
+from ._validate import check_int
+from .masks import check_sparsity, magnitude_mask, sparsity_per_layer
+from .pruning import SparsityLog, prune_weights
+from .training import train
 
-import pandas as pd
-
-from . import _require_model, keras
-from .dynamic import FixedMask, apply_masks, masks_from_weights
-from .pruning import (
-    copy_model,
-    global_sparsity,
-    magnitude_mask,
-    prunable_layers,
-    prune_low_magnitude,
-    prune_weights,
-    pruning_callbacks,
-    strip,
-)
-from .training import steps_per_epoch, train
-
-__all__ = ["SparsityLog", "one_shot_fine_tune", "gradual", "iterative_prune", "iterative_sparsities",
+# SparsityLog is defined in utils.pruning (gradual_prune records into it too) and listed here
+# because the three schedules of this module all take one.
+__all__ = ["SparsityLog", "one_shot_fine_tune", "iterative_prune", "iterative_sparsities",
            "magnitude_masks", "rewind", "reinitialise"]
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-class SparsityLog(keras.callbacks.Callback):
-    """Records the kernel sparsity and the validation accuracy after every epoch.
-
-    Pass the same log to several ``train`` calls (as :func:`iterative_prune` does) and the
-    epochs are numbered continuously. ``log.frame()`` returns a DataFrame with columns
-    ``epoch`` (1, 2, …), ``sparsity`` (fraction of zeros over all kernels) and
-    ``val_accuracy``.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.rows = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": len(self.rows) + 1, "sparsity": global_sparsity(self.model),
-                          "val_accuracy": (logs or {}).get("val_accuracy")})
-
-    def frame(self):
-        return pd.DataFrame(self.rows, columns=["epoch", "sparsity", "val_accuracy"])
 
 
 def _callbacks(log, *others):
@@ -90,37 +55,9 @@ def one_shot_fine_tune(model, data, *, sparsity, epochs, log=None, **train_kwarg
         The pruned, fine-tuned model (a new object) with exactly the one-shot mask.
     """
     pruned = prune_weights(model, sparsity)
-    train(pruned, data, epochs=_positive_int(epochs, "epochs"),
-          callbacks=_callbacks(log, FixedMask(masks_from_weights(pruned))), **train_kwargs)
+    train(pruned, data, epochs=check_int(epochs, "epochs", minimum=1),
+          callbacks=_callbacks(log, FixedMask(kernel_masks(pruned))), **train_kwargs)
     return pruned
-
-
-def gradual(model, data, *, final_sparsity, epochs, prune_fraction=0.5, frequency=None, log=None,
-            batch_size=32, **train_kwargs):
-    """Gradual (polynomial) magnitude pruning with ``tfmot`` — :func:`utils.pruning.gradual_prune` with a log.
-
-    The sparsity rises along the cubic schedule from 0 to ``final_sparsity`` during the first
-    ``prune_fraction`` of the ``epochs`` (mask updated every ``frequency`` steps, default 1/4
-    epoch); the remaining epochs fine-tune at the final sparsity.
-
-    Returns:
-        The stripped, sparse model (a new object).
-    """
-    epochs = _positive_int(epochs, "epochs")
-    if not 0.0 < prune_fraction <= 1.0:
-        raise ValueError(f"prune_fraction must be in (0, 1], got {prune_fraction!r}")
-    steps = steps_per_epoch(data, batch_size)
-    frequency = frequency or max(1, steps // 4)
-    # tfmot updates the masks only every `frequency` steps: end on an update, or the target is missed
-    end_step = max(1, int(steps * epochs * prune_fraction)) // frequency * frequency
-    if end_step == 0:
-        raise ValueError(f"frequency={frequency} leaves no mask update within the pruning phase; "
-                         "use a smaller frequency")
-    wrapped = prune_low_magnitude(model, final_sparsity=final_sparsity, begin_step=0, end_step=end_step,
-                                  frequency=frequency)
-    train(wrapped, data, epochs=epochs, batch_size=batch_size,
-          callbacks=_callbacks(log, *pruning_callbacks()), **train_kwargs)
-    return strip(wrapped)
 
 
 def iterative_sparsities(final_sparsity, rounds):
@@ -128,10 +65,8 @@ def iterative_sparsities(final_sparsity, rounds):
 
     ``s_r = 1 - (1 - s)^(r / R)``; e.g. 0.9 in 3 rounds → 0.536, 0.785, 0.9.
     """
-    rounds = _positive_int(rounds, "rounds")
-    if isinstance(final_sparsity, bool) or not isinstance(final_sparsity, numbers.Real) \
-            or not 0.0 <= final_sparsity < 1.0:
-        raise ValueError(f"final_sparsity must be in [0, 1), got {final_sparsity!r}")
+    rounds = check_int(rounds, "rounds", minimum=1)
+    final_sparsity = check_sparsity(final_sparsity, "final_sparsity")
     return [1.0 - (1.0 - final_sparsity) ** (r / rounds) for r in range(1, rounds + 1)]
 
 
@@ -144,7 +79,7 @@ def iterative_prune(model, data, *, final_sparsity, rounds, epochs, log=None, **
     Returns:
         The pruned, retrained model (a new object) at ``final_sparsity``.
     """
-    epochs = _positive_int(epochs, "epochs")
+    epochs = check_int(epochs, "epochs", minimum=1)
     targets = iterative_sparsities(final_sparsity, rounds)
     if rounds > epochs:
         raise ValueError(f"rounds ({rounds}) must not exceed epochs ({epochs}): each round retrains "
@@ -154,7 +89,7 @@ def iterative_prune(model, data, *, final_sparsity, rounds, epochs, log=None, **
         current = prune_weights(current, target)   # zeros of earlier rounds are smallest: they stay
         round_epochs = epochs // rounds + (1 if r < epochs % rounds else 0)
         train(current, data, epochs=round_epochs,
-              callbacks=_callbacks(log, FixedMask(masks_from_weights(current))), **train_kwargs)
+              callbacks=_callbacks(log, FixedMask(kernel_masks(current))), **train_kwargs)
     return current
 
 
@@ -169,17 +104,9 @@ def magnitude_masks(model, sparsity):
     Returns:
         dict ``{layer_name: bool array}`` (see :func:`utils.pruning.magnitude_mask`).
     """
-    _require_model(model)
     layers = prunable_layers(model)
-    names = [layer.name for layer in layers]
-    if isinstance(sparsity, dict):
-        unknown = sorted(set(sparsity) - set(names))
-        if unknown:
-            raise ValueError(f"unknown layer name(s) {unknown}; prunable layers are {names}")
-    return {layer.name: magnitude_mask(layer.kernel.numpy(),
-                                       sparsity.get(layer.name, 0.0) if isinstance(sparsity, dict)
-                                       else sparsity)
-            for layer in layers}
+    targets = sparsity_per_layer([layer.name for layer in layers], sparsity)
+    return {layer.name: magnitude_mask(layer.kernel.numpy(), targets[layer.name]) for layer in layers}
 
 
 def rewind(model, initial_weights, masks):
@@ -205,6 +132,6 @@ def reinitialise(model, masks):
     Uses the layers' own initialisers (``keras.models.clone_model``); call
     ``utils.set_seed(...)`` first for a reproducible draw.
     """
-    _require_model(model)
+    require_model(model)
     fresh = keras.models.clone_model(model)
     return apply_masks(fresh, masks)

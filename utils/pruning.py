@@ -15,105 +15,25 @@ layers) are pruned, as in ``tfmot``; biases and BatchNorm parameters are a tiny
 fraction of the parameters and are left dense.
 """
 
-import logging
-import numbers
-
 import numpy as np
 import pandas as pd
 import tensorflow_model_optimization as tfmot
 
-from . import _check_ints, _require_model, keras, tf
+from . import keras
+from ._core import FixedMask, copy_model, kernel_masks, prunable_layers, require_model, strip
+from ._validate import check_fraction, check_int
+from .masks import check_sparsity, global_magnitude_masks, magnitude_mask, sparsity_per_layer
+from .metrics import accuracy
+from .training import steps_per_epoch, train
 
 __all__ = [
     "magnitude_mask", "prune_weights", "prunable_layers", "sparsity_report",
     "global_sparsity", "prune_low_magnitude", "pruning_callbacks", "strip", "copy_model",
-    "gradual_prune", "sensitivity_scan", "sensitivity_guided_ratios", "fine_tune",
+    "SparsityLog", "gradual_prune", "sensitivity_scan", "sensitivity_guided_ratios", "fine_tune",
 ]
 
-PRUNABLE_TYPES = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D)
-
-
-def _check_sparsity(sparsity, name="sparsity"):
-    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1), got {sparsity!r}")
-    if not 0.0 <= float(sparsity) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1) — the fraction of weights set to zero — "
-                         f"got {sparsity!r}. (1.0 would remove every weight.)")
-    return float(sparsity)
-
-
-def magnitude_mask(weights, sparsity):
-    """Boolean keep-mask that zeroes the ``sparsity`` fraction of smallest-magnitude weights.
-
-    Args:
-        weights: array of any shape, e.g. a Conv2D kernel ``(kh, kw, c_in, c_out)``.
-        sparsity: fraction in [0, 1) of entries to prune.
-
-    Returns:
-        Boolean array, same shape as ``weights``: ``True`` = keep. Exactly
-        ``round(sparsity * weights.size)`` entries are ``False``: those with the smallest
-        ``|w|``; ties are broken by position (earlier entries are pruned first), so the
-        result is deterministic.
-
-    Source: magnitude pruning, Han et al., *Learning both Weights and Connections*, NeurIPS 2015.
-    """
-    sparsity = _check_sparsity(sparsity)
-    w = np.asarray(weights)
-    if not np.issubdtype(w.dtype, np.number):
-        raise TypeError(f"weights must be a numeric array, got dtype {w.dtype}")
-    if w.size == 0:
-        raise ValueError("weights is empty; there is nothing to prune")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("weights contains NaN or infinity; check the model's training")
-    n_prune = int(round(sparsity * w.size))
-    order = np.argsort(np.abs(w).ravel(), kind="stable")  # smallest |w| first, ties by position
-    keep = np.ones(w.size, dtype=bool)
-    keep[order[:n_prune]] = False
-    return keep.reshape(w.shape)
-
-
-def prunable_layers(model):
-    """The layers whose kernels are pruned: ``Dense`` and ``Conv1D/2D`` (unwrapping tfmot wrappers)."""
-    _require_model(model)
-    found = []
-    for layer in model.layers:
-        inner = getattr(layer, "layer", layer)  # tfmot's PruneLowMagnitude wraps .layer
-        if isinstance(inner, PRUNABLE_TYPES):
-            found.append(inner)
-    return found
-
-
-def copy_model(model):
-    """An independent copy of ``model``: same architecture and weights, no shared variables."""
-    _require_model(model)
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def _per_layer_sparsity(layers, sparsity):
-    """Expand a float or ``{layer_name: sparsity}`` dict into one sparsity per layer."""
-    names = [layer.name for layer in layers]
-    if isinstance(sparsity, dict):
-        unknown = sorted(set(sparsity) - set(names))
-        if unknown:
-            raise ValueError(f"Unknown layer name(s) {unknown}; prunable layers are {names}")
-        return {name: _check_sparsity(sparsity.get(name, 0.0), f"sparsity[{name!r}]")
-                for name in names}
-    value = _check_sparsity(sparsity)
-    return {name: value for name in names}
-
-
-def _global_masks(kernels, sparsity):
-    """One magnitude ranking over all kernels together; returns a mask per kernel."""
-    flat = np.concatenate([k.ravel() for k in kernels])
-    keep = magnitude_mask(flat, sparsity)
-    masks, start = [], 0
-    for k in kernels:
-        masks.append(keep[start:start + k.size].reshape(k.shape))
-        start += k.size
-    return masks
-
+# magnitude_mask (utils.masks), prunable_layers, copy_model and strip (utils._core) are defined
+# once, below this module, and re-exported here because this is where students look for them.
 
 def prune_weights(model, sparsity, *, scope="layer"):
     """One-shot magnitude pruning of a trained model, without retraining.
@@ -129,7 +49,7 @@ def prune_weights(model, sparsity, *, scope="layer"):
     Returns:
         A new model with the same architecture whose kernels are sparse.
     """
-    _require_model(model)
+    require_model(model)
     if scope not in ("layer", "global"):
         raise ValueError(f"scope must be 'layer' or 'global', got {scope!r}")
     if scope == "global" and isinstance(sparsity, dict):
@@ -138,9 +58,9 @@ def prune_weights(model, sparsity, *, scope="layer"):
     layers = prunable_layers(pruned)
     kernels = [layer.kernel.numpy() for layer in layers]
     if scope == "global":
-        masks = _global_masks(kernels, _check_sparsity(sparsity))
+        masks = global_magnitude_masks(kernels, sparsity)
     else:
-        targets = _per_layer_sparsity(layers, sparsity)
+        targets = sparsity_per_layer([layer.name for layer in layers], sparsity)
         masks = [magnitude_mask(k, targets[layer.name]) for layer, k in zip(layers, kernels)]
     for layer, kernel, mask in zip(layers, kernels, masks):
         layer.kernel.assign(kernel * mask)
@@ -199,17 +119,17 @@ def prune_low_magnitude(model, *, final_sparsity, begin_step, end_step, initial_
         The wrapped model. Train it with ``callbacks=pruning_callbacks()`` (that is,
         ``tfmot.sparsity.keras.UpdatePruningStep()``), then call :func:`strip`.
     """
-    _require_model(model)
-    final_sparsity = _check_sparsity(final_sparsity, "final_sparsity")
-    initial_sparsity = _check_sparsity(initial_sparsity, "initial_sparsity")
+    require_model(model)
+    final_sparsity = check_sparsity(final_sparsity, "final_sparsity")
+    initial_sparsity = check_sparsity(initial_sparsity, "initial_sparsity")
     if initial_sparsity > final_sparsity:
         raise ValueError(f"initial_sparsity ({initial_sparsity}) must not exceed "
                          f"final_sparsity ({final_sparsity})")
-    _check_ints(0, begin_step=begin_step, end_step=end_step, frequency=frequency)
+    begin_step = check_int(begin_step, "begin_step", minimum=0)
+    end_step = check_int(end_step, "end_step", minimum=0)
+    frequency = check_int(frequency, "frequency", minimum=1)
     if end_step <= begin_step:
         raise ValueError(f"end_step ({end_step}) must be greater than begin_step ({begin_step})")
-    if frequency < 1:
-        raise ValueError(f"frequency must be at least 1, got {frequency}")
     schedule = tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=initial_sparsity, final_sparsity=final_sparsity,
         begin_step=int(begin_step), end_step=int(end_step), power=3, frequency=int(frequency))
@@ -221,18 +141,42 @@ def pruning_callbacks():
     return [tfmot.sparsity.keras.UpdatePruningStep()]
 
 
-def strip(model):
-    """Remove tfmot's pruning wrappers (``tfmot.sparsity.keras.strip_pruning``) for export.
+class SparsityLog(keras.callbacks.Callback):
+    """Records the kernel sparsity and the validation accuracy after every epoch.
 
-    The returned model has the original architecture and the sparse weights; its size on
-    disk shrinks only after compression (see :func:`utils.metrics.gzipped_size`).
+    Pass the same log to several training runs (as :func:`utils.prune_retrain.iterative_prune`
+    does) and the epochs are numbered continuously. ``log.frame()`` returns a DataFrame with
+    columns ``epoch`` (1, 2, …), ``sparsity`` (fraction of zeros over all kernels) and
+    ``val_accuracy``.
     """
-    _require_model(model)
-    return tfmot.sparsity.keras.strip_pruning(model)
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": len(self.rows) + 1, "sparsity": global_sparsity(self.model),
+                          "val_accuracy": (logs or {}).get("val_accuracy")})
+
+    def frame(self):
+        return pd.DataFrame(self.rows, columns=["epoch", "sparsity", "val_accuracy"])
+
+
+def _pruning_end_step(steps, epochs, prune_fraction, frequency):
+    """The last step of the sparsity ramp, on a mask update (tfmot updates only every ``frequency`` steps).
+
+    An end step between two updates would leave the model short of its target, so it is
+    rounded down to a whole number of updates.
+    """
+    end_step = max(1, int(steps * epochs * prune_fraction)) // frequency * frequency
+    if end_step == 0:
+        raise ValueError(f"frequency={frequency} leaves no mask update within the pruning phase "
+                         f"({steps * epochs * prune_fraction:.0f} steps); use a smaller frequency")
+    return end_step
 
 
 def gradual_prune(model, data, *, final_sparsity, epochs, batch_size=32, prune_fraction=0.5,
-                  learning_rate=1e-3, frequency=None, augment_shift=0, verbose=0):
+                  learning_rate=1e-3, frequency=None, augment_shift=0, verbose=0, log=False):
     """Gradual magnitude pruning with fine-tuning, start to finish; returns the stripped model.
 
     The recipe (Zhu & Gupta, 2017): wrap a copy of ``model`` with :func:`prune_low_magnitude`,
@@ -246,29 +190,32 @@ def gradual_prune(model, data, *, final_sparsity, epochs, batch_size=32, prune_f
         final_sparsity: target fraction of zeros in every prunable kernel, in [0, 1).
         epochs: total training epochs (pruning + recovery).
         prune_fraction: share of the training during which the sparsity ramps up, in (0, 1].
-        frequency: steps between mask updates; default once per epoch.
+        frequency: steps between mask updates; default once per epoch. The ramp ends on an
+            update, so the target is always reached.
         batch_size, learning_rate, augment_shift, verbose: as in :func:`utils.training.train`.
+        log: ``False`` (default); ``True`` to also return the per-epoch :class:`SparsityLog`
+            frame; or a :class:`SparsityLog` to record into (epochs numbered on from its rows).
 
     Returns:
-        The stripped, sparse model (a new object).
+        The stripped, sparse model (a new object); with ``log=True`` the pair
+        ``(model, DataFrame)`` with columns ``epoch``, ``sparsity``, ``val_accuracy``.
     """
-    from .training import steps_per_epoch, train
-
-    if not 0.0 < prune_fraction <= 1.0:
-        raise ValueError(f"prune_fraction must be in (0, 1], got {prune_fraction!r}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    prune_fraction = check_fraction(prune_fraction, "prune_fraction", low_open=True, high_open=False,
+                                    meaning="the share of the epochs during which the sparsity ramps up")
+    if not isinstance(log, (bool, SparsityLog)):
+        raise TypeError(f"log must be True, False or a SparsityLog, got {log!r}")
     steps = steps_per_epoch(data, batch_size)
-    frequency = frequency or steps
-    # tfmot updates the masks only every `frequency` steps; an end_step between two updates
-    # would leave the model short of its target, so round it down to a whole number of updates.
-    end_step = max(1, int(steps * epochs * prune_fraction)) // frequency * frequency
-    if end_step == 0 or end_step > steps * epochs:
-        raise ValueError(f"frequency={frequency} leaves no mask update within the pruning phase "
-                         f"({steps * epochs * prune_fraction:.0f} steps); use a smaller frequency")
+    frequency = steps if frequency is None else check_int(frequency, "frequency", minimum=1)
+    end_step = _pruning_end_step(steps, epochs, prune_fraction, frequency)
     wrapped = prune_low_magnitude(model, final_sparsity=final_sparsity, begin_step=0,
                                   end_step=end_step, frequency=frequency)
-    train(wrapped, data, epochs=epochs, batch_size=batch_size, callbacks=pruning_callbacks(),
+    recorder = SparsityLog() if log is True else (log or None)
+    callbacks = pruning_callbacks() + ([recorder] if recorder is not None else [])
+    train(wrapped, data, epochs=epochs, batch_size=batch_size, callbacks=callbacks,
           learning_rate=learning_rate, augment_shift=augment_shift, verbose=verbose)
-    return strip(wrapped)
+    pruned = strip(wrapped)
+    return (pruned, recorder.frame()) if log is True else pruned
 
 
 # ------------------------------------------------------------------ layer sensitivity
@@ -311,11 +258,9 @@ def sensitivity_scan(model, data, sparsities, layers=None):
 
         ``scan.attrs["dense_accuracy"]`` holds the unpruned model's accuracy on the same data.
     """
-    from .metrics import accuracy
-
-    _require_model(model)
+    require_model(model)
     x, y = _eval_split(data)
-    sparsities = [_check_sparsity(s, "each sparsity") for s in sparsities]
+    sparsities = [check_sparsity(s, "each sparsity") for s in sparsities]
     if not sparsities:
         raise ValueError("sparsities is empty; pass e.g. [0.5, 0.7, 0.9]")
     work = copy_model(model)
@@ -417,7 +362,7 @@ def sensitivity_guided_ratios(scan, budget, *, iterations=60):
         raise ValueError(f"scan lacks column(s) {sorted(missing)}; pass the result of sensitivity_scan")
     if scan.empty:
         raise ValueError("scan is empty")
-    budget = _check_sparsity(budget, "budget")
+    budget = check_sparsity(budget, "budget")
     curves, sizes = {}, {}
     for name, rows in scan.groupby("layer", sort=False):
         rows = rows.sort_values("sparsity")
@@ -447,46 +392,6 @@ def sensitivity_guided_ratios(scan, budget, *, iterations=60):
 
 # ------------------------------------------------------------------ recovery
 
-class _KeepZeros(keras.callbacks.Callback):
-    """After every optimiser step, set the pruned kernel weights back to zero.
-
-    The masks (``True`` where a kernel weight was non-zero when training started) are made
-    TensorFlow constants once, and applied by one compiled ``tf.function``, so the callback
-    costs far less than the training step itself.
-    """
-
-    def __init__(self, layers):
-        super().__init__()
-        pairs = [(layer.kernel, tf.constant(layer.kernel.numpy() != 0, dtype=layer.kernel.dtype))
-                 for layer in layers]
-
-        @tf.function(autograph=False)  # a plain Python loop over the layers, traced once
-        def apply_masks():
-            for kernel, mask in pairs:
-                kernel.assign(kernel * mask)
-
-        self.apply = apply_masks
-
-    def on_train_begin(self, logs=None):
-        self.apply()  # traces the tf.function now, not inside the first (timed) batch
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.apply()
-
-
-class _SlowCallbackFilter(logging.Filter):
-    """Hide Keras' "callback is slow compared to the batch time" warning.
-
-    A small model's training step takes a few milliseconds, so on a busy machine the mask
-    callback can take about as long and Keras warns. The warning is harmless here (the
-    callback is needed for correctness), so :func:`fine_tune` and the masked-training
-    callbacks of :mod:`utils.dynamic` hide it — and only it.
-    """
-
-    def filter(self, record):
-        return "slow compared to the batch time" not in record.getMessage()
-
-
 def fine_tune(model, data, *, epochs, batch_size=32, learning_rate=1e-3, augment_shift=0,
               callbacks=(), verbose=0, class_weight=None):
     """Recover a pruned model's accuracy by retraining it with its zeros kept at zero.
@@ -508,18 +413,10 @@ def fine_tune(model, data, *, epochs, batch_size=32, learning_rate=1e-3, augment
         run's per-epoch log in ``tuned.history.history`` (``loss``, ``accuracy``,
         ``val_loss``, ``val_accuracy``).
     """
-    from .training import train
-
     tuned = copy_model(model)
-    layers = prunable_layers(tuned)
-    if not layers:
+    if not prunable_layers(tuned):
         raise ValueError(f"Model {model.name!r} has no Dense or Conv layers to fine-tune")
-    quiet = _SlowCallbackFilter()
-    tf.get_logger().addFilter(quiet)
-    try:
-        train(tuned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-              augment_shift=augment_shift, callbacks=[_KeepZeros(layers), *callbacks], verbose=verbose,
-              class_weight=class_weight)
-    finally:
-        tf.get_logger().removeFilter(quiet)
+    train(tuned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+          augment_shift=augment_shift, callbacks=[FixedMask(kernel_masks(tuned)), *callbacks],
+          verbose=verbose, class_weight=class_weight)
     return tuned

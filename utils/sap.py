@@ -26,10 +26,15 @@ input at run time.
 
 import numpy as np
 
-from . import _require_model, keras, tf
+from . import keras, tf
+from ._core import copy_model, require_model
+from ._validate import check_real
 
 __all__ = ["StochasticActivationPruning", "stochastic_activation_pruning", "sap_keep_probability",
            "expected_keep_fraction"]
+
+
+_DRAWS = "draws per activation; it may exceed 1"
 
 
 def sap_keep_probability(p, draws):
@@ -63,10 +68,10 @@ class StochasticActivationPruning(keras.layers.Layer):
 
     def __init__(self, fraction=1.0, exact=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not fraction > 0:
-            raise ValueError(f"fraction (draws per activation) must be a positive number, got {fraction!r}")
-        self.fraction = float(fraction)
-        self.exact = bool(exact)
+        self.fraction = check_real(fraction, "fraction", low=0.0, low_open=True, meaning=_DRAWS)
+        if not isinstance(exact, bool):
+            raise TypeError(f"exact must be True or False, got {exact!r}")
+        self.exact = exact
 
     def call(self, inputs, training=None):
         if training:
@@ -126,7 +131,7 @@ def stochastic_activation_pruning(model, *, after=None, fraction=1.0, exact=Fals
         A new ``Sequential`` model whose predictions are random: call it several times (or use
         ``utils.adversarial.robust_accuracy(..., eval_samples=k)``) to average over the randomness.
     """
-    _require_model(model)
+    require_model(model)
     if not isinstance(model, keras.Sequential):
         raise ValueError(f"stochastic_activation_pruning needs a keras.Sequential model, got "
                          f"{type(model).__name__} {model.name!r}")
@@ -138,8 +143,7 @@ def stochastic_activation_pruning(model, *, after=None, fraction=1.0, exact=Fals
     if not after:
         raise ValueError(f"{model.name!r} has no hidden ReLU layer; name the layers with after=[...]")
 
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = copy_model(model)
     sap = keras.Sequential([keras.Input(shape=model.input_shape[1:])], name=f"{model.name}_sap")
     for layer in copy.layers:
         sap.add(layer)
@@ -154,6 +158,7 @@ def expected_keep_fraction(x, fraction=1.0):
     Useful to relate ``fraction`` to how sparse the pruned activations are:
     ``Σ_j 1{h_j ≠ 0} (1 - (1 - p_j)^r) / d`` averaged over examples.
     """
+    fraction = check_real(fraction, "fraction", low=0.0, low_open=True, meaning=_DRAWS)
     x = np.abs(np.asarray(x, dtype=np.float64)).reshape(len(x), -1)
     p = x / np.maximum(x.sum(axis=1, keepdims=True), 1e-12)
     draws = max(1, round(fraction * x.shape[1]))

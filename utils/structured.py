@@ -19,12 +19,12 @@ Shapes follow Keras: a ``Conv2D`` kernel is ``(kh, kw, c_in, c_out)``, a ``Dense
 ``(n_in, n_out)``; a *filter* is one slice ``kernel[..., j]`` along the last axis.
 """
 
-import numbers
-
 import numpy as np
 import tensorflow_model_optimization as tfmot
 
-from . import _require_model, keras
+from . import keras
+from ._core import copy_model, is_pruning_wrapper, require_model, stripped
+from ._validate import check_choice, check_fraction, check_int
 
 __all__ = ["filter_importance", "prune_filters", "prune_attention_heads", "n_by_m", "n_by_m_layers",
            "is_n_by_m", "check_n_by_m"]
@@ -32,6 +32,7 @@ __all__ = ["filter_importance", "prune_filters", "prune_attention_heads", "n_by_
 layers = keras.layers
 
 CRITERIA = ("l1", "l2")
+_RATIO = "the fraction of filters to remove"
 
 # Layers that do not mix channels: a channel removed before them is simply absent after them.
 _CHANNELWISE = (layers.MaxPooling2D, layers.AveragePooling2D,
@@ -54,11 +55,6 @@ def _norms(kernel, criterion):
     return np.sqrt(np.square(flat).sum(axis=0))
 
 
-def _check_criterion(criterion):
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
-
-
 def filter_importance(model, criterion="l1"):
     """Importance of every filter (``Conv2D``) and neuron (``Dense``): the norm of its weights.
 
@@ -74,8 +70,8 @@ def filter_importance(model, criterion="l1"):
         dict ``{layer_name: scores}``, one float array of shape ``(filters,)`` or ``(units,)``
         per ``Conv2D`` / ``Dense`` layer, in model order. Biases are not included.
     """
-    _require_model(model)
-    _check_criterion(criterion)
+    require_model(model)
+    check_choice(criterion, "criterion", CRITERIA)
     scores = {layer.name: _norms(layer.kernel.numpy(), criterion) for layer in _kernel_layers(model)}
     if not scores:
         raise ValueError(f"model {model.name!r} has no Conv2D or Dense layer")
@@ -90,7 +86,7 @@ def _linear_chain(model):
     """The layers of ``model`` in order, if it is a chain (each layer feeds only the next)."""
     if isinstance(model, keras.Sequential):
         return list(model.layers)
-    if not getattr(model, "_is_graph_network", False):
+    if not model.inputs:  # a subclassed model has no symbolic inputs (None)
         raise ValueError(f"model {model.name!r} is a subclassed model; prune_filters needs a "
                          "Sequential or functional model")
     chain = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
@@ -111,14 +107,6 @@ def _linear_chain(model):
     return chain
 
 
-def _check_ratio(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must be in [0, 1) — the fraction of filters to remove — got {value!r}")
-    return float(value)
-
-
 def _ratios(chain, ratio):
     """One removal ratio per prunable layer; the last Conv2D/Dense (the classifier) gets none."""
     kernels = [layer for layer in chain if isinstance(layer, (layers.Conv2D, layers.Dense))]
@@ -132,8 +120,9 @@ def _ratios(chain, ratio):
         unknown = sorted(set(ratio) - set(prunable))
         if unknown:
             raise ValueError(f"unknown layer name(s) {unknown}; prunable layers are {prunable}")
-        return {name: _check_ratio(value, f"ratio[{name!r}]") for name, value in ratio.items()}
-    value = _check_ratio(ratio, "ratio")
+        return {name: check_fraction(value, f"ratio[{name!r}]", meaning=_RATIO)
+                for name, value in ratio.items()}
+    value = check_fraction(ratio, "ratio", meaning=_RATIO)
     return {name: value for name in prunable}
 
 
@@ -219,10 +208,10 @@ def prune_filters(model, ratio, *, criterion="l1"):
         ValueError: a ratio outside [0, 1), an unknown or classifier layer in the dict, or a
             layer / topology it cannot handle (e.g. a residual ``Add``): the message names it.
     """
-    _require_model(model)
-    _check_criterion(criterion)
+    require_model(model)
+    check_choice(criterion, "criterion", CRITERIA)
     chain = _linear_chain(model)
-    wrapped = [layer.name for layer in chain if type(layer).__name__ == "PruneLowMagnitude"]
+    wrapped = [layer.name for layer in chain if is_pruning_wrapper(layer)]
     if wrapped:
         raise ValueError(f"layers {wrapped} are wrapped by tfmot; call utils.pruning.strip(model) first")
     ratios = _ratios(chain, ratio)
@@ -257,17 +246,15 @@ def _heads_to_remove(model, heads):
     for name, indices in heads.items():
         if name not in attention:
             raise ValueError(f"{name!r} is not a MultiHeadAttention layer; those are {sorted(attention)}")
-        num_heads = attention[name]._num_heads
-        indices = list(indices)
-        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) for h in indices):
-            raise TypeError(f"head indices of {name!r} must be ints, got {indices!r}")
-        if any(not 0 <= h < num_heads for h in indices) or len(set(indices)) != len(indices):
-            raise ValueError(f"head indices of {name!r} must be distinct ints in 0…{num_heads - 1}, "
-                             f"got {indices!r}")
+        num_heads = attention[name].get_config()["num_heads"]
+        indices = [check_int(h, f"head index of {name!r}", minimum=0, maximum=num_heads - 1)
+                   for h in indices]
+        if len(set(indices)) != len(indices):
+            raise ValueError(f"head indices of {name!r} must be distinct, got {indices!r}")
         if len(indices) == num_heads:
             raise ValueError(f"removing all {num_heads} heads of {name!r} would leave no attention; "
                              "keep at least one head")
-        result[name] = sorted(int(h) for h in indices)
+        result[name] = sorted(indices)
     return result
 
 
@@ -300,20 +287,20 @@ def prune_attention_heads(model, heads):
         A new model with the same layers and names, in which the named attention layers
         have fewer heads; all other weights are copied.
     """
-    _require_model(model)
+    require_model(model)
     remove = _heads_to_remove(model, heads)
 
     def clone(layer):
         config = layer.get_config()
         if layer.name in remove:
-            config["num_heads"] = layer._num_heads - len(remove[layer.name])
+            config["num_heads"] -= len(remove[layer.name])
         return type(layer).from_config(config)
 
     pruned = keras.models.clone_model(model, clone_function=clone)
     for layer in model.layers:
         new_layer, weights = pruned.get_layer(layer.name), layer.get_weights()
         if layer.name in remove:
-            keep = [h for h in range(layer._num_heads) if h not in remove[layer.name]]
+            keep = [h for h in range(layer.get_config()["num_heads"]) if h not in remove[layer.name]]
             weights = _slice_heads(weights, [w.shape for w in new_layer.get_weights()], keep)
         new_layer.set_weights(weights)
     return pruned
@@ -324,11 +311,11 @@ def prune_attention_heads(model, heads):
 # ---------------------------------------------------------------------------------------------
 
 def _check_n_m(n, m):
-    for name, value in (("n", n), ("m", m)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    """N:M sparsity keeps ``n`` of every ``m`` weights: positive ints with ``n < m``."""
+    n, m = check_int(n, "n", minimum=1), check_int(m, "m", minimum=1)
     if n >= m:
         raise ValueError(f"N:M sparsity keeps n of every m weights, so n < m is needed; got {n}:{m}")
+    return n, m
 
 
 def _input_groups(kernel, m):
@@ -345,7 +332,8 @@ def n_by_m_layers(model, m=4):
     a layer qualifies when its number of input channels is a multiple of ``m``. A first
     convolution on a grey-scale image (one input channel) never does.
     """
-    _require_model(model)
+    require_model(model)
+    m = check_int(m, "m", minimum=1)
     return [layer.name for layer in _kernel_layers(model) if layer.kernel.shape[-2] % m == 0]
 
 
@@ -365,9 +353,7 @@ def n_by_m(model, n=2, m=4):
         The wrapped model. Train it with ``callbacks=utils.pruning.pruning_callbacks()`` (at
         least one step), then call ``utils.pruning.strip`` and :func:`check_n_by_m`.
     """
-    from .pruning import copy_model
-
-    _check_n_m(n, m)
+    n, m = _check_n_m(n, m)
     names = set(n_by_m_layers(model, m))
     if not names:
         raise ValueError(f"no Conv2D/Dense layer of {model.name!r} has a multiple of {m} input channels")
@@ -387,7 +373,7 @@ def is_n_by_m(kernel, n=2, m=4):
         kernel: a ``Conv2D`` kernel ``(kh, kw, c_in, c_out)`` or ``Dense`` kernel ``(c_in, c_out)``
             with ``c_in`` divisible by ``m``.
     """
-    _check_n_m(n, m)
+    n, m = _check_n_m(n, m)
     kernel = np.asarray(kernel)
     if kernel.ndim < 2 or kernel.shape[-2] % m:
         raise ValueError(f"the input-channel axis (second to last) of a kernel of shape {kernel.shape} "
@@ -400,9 +386,7 @@ def check_n_by_m(model, n=2, m=4):
 
     Checks the layers of :func:`n_by_m_layers` (tfmot wrappers are stripped first).
     """
-    from .metrics import _stripped
-
-    _require_model(model)
-    model = _stripped(model)
+    require_model(model)
+    model = stripped(model)
     return {name: is_n_by_m(model.get_layer(name).kernel.numpy(), n, m)
             for name in n_by_m_layers(model, m)}

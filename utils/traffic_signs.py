@@ -55,12 +55,14 @@ a controlled occluder to existing images; :func:`show_signs` draws a grid of RGB
 """
 
 import csv
-import numbers
 import os
 
 import numpy as np
+from PIL import Image
 
-from . import data as _data
+from ._validate import check_fraction, check_images, check_int, check_real
+from .dataset import Dataset, check_split_fractions, stratified_split
+from .plots import image_grid
 
 __all__ = ["CLASS_NAMES", "RARE_CLASSES", "GTSRB_NAMES", "class_counts", "make_traffic_signs",
            "occlude", "load_gtsrb", "show_signs"]
@@ -120,23 +122,8 @@ GTSRB_NAMES = (
 
 
 # ------------------------------------------------------------------ argument checks
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_fraction(value, name, low=0.0, high=1.0, *, high_open=False):
-    interval = f"[{low}, {high}{')' if high_open else ']'}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in {interval}, got {value!r}")
-    value = float(value)
-    if not low <= value <= high or (high_open and value == high):
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return value
-
-
 def _check_rare(rare):
+    """The names of the rare classes: a sequence of names from :data:`CLASS_NAMES`."""
     if isinstance(rare, str):
         raise TypeError(f"rare must be a list of class names, e.g. ['no entry'], not the string {rare!r}")
     rare = tuple(rare)
@@ -162,11 +149,11 @@ def class_counts(n, *, rare=RARE_CLASSES, rare_weight=0.25):
     Returns:
         int64 array of shape ``(10,)`` that sums to ``n``; every entry is at least 1.
     """
-    n = _check_int(n, "n", 10 * len(CLASS_NAMES))
+    n = check_int(n, "n", minimum=10 * len(CLASS_NAMES))
     rare = _check_rare(rare)
-    rare_weight = _check_fraction(rare_weight, "rare_weight")
-    if rare_weight == 0:
-        raise ValueError("rare_weight must be > 0 (a class with weight 0 would have no images)")
+    rare_weight = check_fraction(rare_weight, "rare_weight", low_open=True, high_open=False,
+                                 meaning="a rare class's frequency relative to a common one; "
+                                         "0 would leave it without images")
     weights = np.array([rare_weight if name in rare else 1.0 for name in CLASS_NAMES])
     exact = n * weights / weights.sum()
     counts = np.floor(exact).astype(np.int64)
@@ -331,15 +318,12 @@ def make_traffic_signs(n=4000, *, image_size=32, seed=0, rare=RARE_CLASSES, rare
         ``class_names = CLASS_NAMES``.
     """
     counts = class_counts(n, rare=rare, rare_weight=rare_weight)
-    size = _check_int(image_size, "image_size", 16)
-    occlusion_rate = _check_fraction(occlusion_rate, "occlusion_rate")
-    max_rotation = _check_fraction(max_rotation, "max_rotation (degrees)", 0.0, 45.0)
-    noise = _check_fraction(noise, "noise", 0.0, 0.2)
-    val_fraction = _check_fraction(val_fraction, "val_fraction", high_open=True)
-    test_fraction = _check_fraction(test_fraction, "test_fraction", high_open=True)
-    if val_fraction <= 0 or test_fraction <= 0 or val_fraction + test_fraction >= 0.9:
-        raise ValueError("val_fraction and test_fraction must be > 0 and leave at least 10 % for training, "
-                         f"got {val_fraction} and {test_fraction}")
+    size = check_int(image_size, "image_size", minimum=16)
+    seed = check_int(seed, "seed", minimum=0)
+    occlusion_rate = check_fraction(occlusion_rate, "occlusion_rate", high_open=False)
+    max_rotation = check_real(max_rotation, "max_rotation", low=0.0, high=45.0, meaning="degrees")
+    noise = check_real(noise, "noise", low=0.0, high=0.2, meaning="the largest noise standard deviation")
+    check_split_fractions(val_fraction, test_fraction)  # before the rendering, not after it
     rng = np.random.default_rng(seed)
     big = 2 * size  # render at twice the resolution, then average 2×2 blocks (anti-aliasing)
     images, labels = [], []
@@ -351,23 +335,12 @@ def make_traffic_signs(n=4000, *, image_size=32, seed=0, rare=RARE_CLASSES, rare
     x = _camera(np.concatenate(images), rng, noise)
     y = np.concatenate(labels)
     order = rng.permutation(len(y))
-    parts = _data._split(x[order], y[order], val_fraction=val_fraction, test_fraction=test_fraction,
-                         seed=seed)
-    return _data.Dataset(*parts, class_names=CLASS_NAMES, name="traffic_signs")
+    parts = stratified_split(x[order], y[order], val_fraction=val_fraction, test_fraction=test_fraction,
+                             seed=seed)
+    return Dataset(*parts, class_names=CLASS_NAMES, name="traffic_signs")
 
 
 # ------------------------------------------------------------------ controlled occlusion
-def _check_images(x):
-    x = np.asarray(x)
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise ValueError(f"x must be a batch of images (n, height, width, 1 or 3), got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must hold float pixel values in [0, 1], got dtype {x.dtype}")
-    if x.size and (x.min() < 0.0 or x.max() > 1.0):
-        raise ValueError(f"pixel values must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}]")
-    return x
-
-
 def occlude(x, *, offset=0.12, seed=0):
     """A copy of the images with a dark occluder over part of the centre (where the sign is).
 
@@ -385,8 +358,9 @@ def occlude(x, *, offset=0.12, seed=0):
     Returns:
         A new float32 array of the same shape; ``x`` is not modified.
     """
-    x = _check_images(x)
-    offset = _check_fraction(offset, "offset", -0.5, 0.5)
+    x = check_images(x, "x", channels=(1, 3))
+    offset = check_real(offset, "offset", low=-0.5, high=0.5, meaning="in units of the image side")
+    seed = check_int(seed, "seed", minimum=0)
     n, height, width, channels = x.shape
     rng = np.random.default_rng(seed)
     phi = rng.uniform(0, 2 * np.pi, size=n)
@@ -400,8 +374,6 @@ def occlude(x, *, offset=0.12, seed=0):
 
 # ------------------------------------------------------------------ the real data set
 def _read_ppm_or_image(path):
-    from PIL import Image
-
     with Image.open(path) as image:
         return image.convert("RGB")
 
@@ -438,13 +410,13 @@ def load_gtsrb(path, *, image_size=32, seed=0, val_fraction=0.1, test_fraction=0
         FileNotFoundError: ``path`` does not exist or holds no ``GT-*.csv`` annotation file.
         ValueError: an annotation file lacks a column or names a class outside 0…42.
     """
-    from PIL import Image
-
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a folder path (str or os.PathLike), got {type(path).__name__}")
-    size = _check_int(image_size, "image_size", 8)
+    size = check_int(image_size, "image_size", minimum=8)
+    seed = check_int(seed, "seed", minimum=0)
+    check_split_fractions(val_fraction, test_fraction)  # before reading thousands of files
     if max_per_class is not None:
-        max_per_class = _check_int(max_per_class, "max_per_class", 1)
+        max_per_class = check_int(max_per_class, "max_per_class", minimum=1)
     path = os.fspath(path)
     if not os.path.isdir(path):
         raise FileNotFoundError(f"GTSRB folder {path!r} does not exist; download and unzip "
@@ -482,8 +454,8 @@ def load_gtsrb(path, *, image_size=32, seed=0, val_fraction=0.1, test_fraction=0
         x, y = x[np.sort(keep)], y[np.sort(keep)]
     present = np.unique(y)
     y = np.searchsorted(present, y).astype(np.int64)  # classes renumbered 0… in GTSRB order
-    parts = _data._split(x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
-    return _data.Dataset(*parts, class_names=tuple(GTSRB_NAMES[c] for c in present), name="gtsrb")
+    parts = stratified_split(x, y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    return Dataset(*parts, class_names=tuple(GTSRB_NAMES[c] for c in present), name="gtsrb")
 
 
 # ------------------------------------------------------------------ display
@@ -497,6 +469,4 @@ def show_signs(images, titles=None, *, ncols=8, title="Traffic signs", size=1.2)
     Returns:
         The figure.
     """
-    from .plots import image_grid
-
     return image_grid(images, titles, ncols=ncols, title=title, size=size).flat[0].figure

@@ -6,13 +6,14 @@ targets. Our labels are integer class indices, so the right loss is
 **sparse** categorical cross-entropy.
 """
 
-import numbers
-
 import numpy as np
 
-from . import _require_model, keras, tf
+from . import keras, tf
+from ._core import outputs_logits, require_model
+from ._validate import check_int, check_real
 
-__all__ = ["compile_model", "train", "LOSS", "steps_per_epoch", "random_shift"]
+__all__ = ["compile_model", "train", "LOSS", "loss_for", "steps_per_epoch", "random_shift",
+           "training_batches", "check_class_weight", "VALIDATION_BATCH_SIZE"]
 
 # The validation split is only evaluated, never trained on: large batches make that fast (Keras'
 # default is 32) and change nothing but the summation order of the reported loss and accuracy.
@@ -21,13 +22,24 @@ VALIDATION_BATCH_SIZE = 512
 LOSS = "sparse_categorical_crossentropy"  # integer labels, softmax outputs
 
 
-def compile_model(model, *, learning_rate=1e-3):
-    """Compile ``model`` with Adam(``learning_rate``), sparse categorical cross-entropy and accuracy."""
-    _require_model(model)
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+def loss_for(model, from_logits=None):
+    """The training loss for ``model``: sparse categorical cross-entropy of its softmax outputs
+    (:data:`LOSS`), or of its logits (``from_logits=True``) for a model that outputs logits
+    (``None`` detects which, see :func:`utils._core.outputs_logits`)."""
+    if outputs_logits(model, from_logits):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return LOSS
+
+
+def compile_model(model, *, learning_rate=1e-3, from_logits=None):
+    """Compile ``model`` with Adam(``learning_rate``), sparse categorical cross-entropy and accuracy.
+
+    The loss matches the model's outputs: softmax probabilities or logits (see :func:`loss_for`).
+    """
+    require_model(model)
+    learning_rate = check_real(learning_rate, "learning_rate", low=0.0, low_open=True)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=LOSS, metrics=["accuracy"])
+                  loss=loss_for(model, from_logits), metrics=["accuracy"])
     return model
 
 
@@ -47,7 +59,7 @@ def random_shift(image, max_shift):
     return tf.image.random_crop(padded, (height, width, channels))
 
 
-def _training_batches(data, batch_size, augment_shift):
+def training_batches(data, batch_size, augment_shift):
     """A shuffled ``tf.data`` pipeline over the training set, optionally with random shifts."""
     batches = tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
     batches = batches.shuffle(len(data.x_train), reshuffle_each_iteration=True)
@@ -57,11 +69,11 @@ def _training_batches(data, batch_size, augment_shift):
 
 
 def train(model, data, *, epochs, batch_size=64, callbacks=(), verbose=0, learning_rate=1e-3,
-          augment_shift=0, class_weight=None):
+          augment_shift=0, class_weight=None, from_logits=None):
     """Compile ``model`` with the course defaults and fit it on ``data.x_train``.
 
     Args:
-        model: a tf_keras model with softmax outputs.
+        model: a tf_keras classifier with softmax (or logits) outputs; the loss matches them.
         data: a :class:`utils.data.Dataset`; ``x_val`` / ``y_val`` are used for validation.
         epochs: number of passes over the training set (a positive int).
         batch_size: examples per step.
@@ -73,6 +85,8 @@ def train(model, data, *, epochs, batch_size=64, callbacks=(), verbose=0, learni
         class_weight: optional ``{class index: weight}``; each example's loss is multiplied
             by its class's weight (e.g. :func:`utils.binary.balanced_class_weight` for a rare
             positive class). Every class that occurs in ``y_train`` needs a weight.
+        from_logits: ``None`` detects whether the model outputs logits or softmax probabilities;
+            ``True``/``False`` says so (see :func:`loss_for`).
 
     Returns:
         The Keras ``History``. The model is trained in place.
@@ -80,23 +94,20 @@ def train(model, data, *, epochs, batch_size=64, callbacks=(), verbose=0, learni
     Note: every call re-compiles, so the optimiser starts fresh (what fine-tuning after
     pruning wants).
     """
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if not isinstance(augment_shift, int) or augment_shift < 0:
-        raise ValueError(f"augment_shift must be a non-negative int (pixels), got {augment_shift!r}")
+    check_int(epochs, "epochs", minimum=1)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(augment_shift, "augment_shift (pixels)", minimum=0)
     if augment_shift and data.x_train.ndim != 4:
         raise ValueError("augment_shift needs image data of shape (n, height, width, channels), "
                          f"got x_train of shape {data.x_train.shape}")
-    _check_class_weight(class_weight, data.y_train)
-    compile_model(model, learning_rate=learning_rate)
-    return model.fit(_training_batches(data, batch_size, augment_shift), epochs=epochs,
+    check_class_weight(class_weight, data.y_train)
+    compile_model(model, learning_rate=learning_rate, from_logits=from_logits)
+    return model.fit(training_batches(data, batch_size, augment_shift), epochs=epochs,
                      validation_data=(data.x_val, data.y_val), callbacks=list(callbacks),
                      verbose=verbose, class_weight=class_weight, validation_batch_size=VALIDATION_BATCH_SIZE)
 
 
-def _check_class_weight(class_weight, y_train):
+def check_class_weight(class_weight, y_train):
     """``class_weight`` is None or maps every training class to a positive number."""
     if class_weight is None:
         return
@@ -106,6 +117,5 @@ def _check_class_weight(class_weight, y_train):
     missing = sorted(set(np.unique(y_train).tolist()) - set(class_weight))
     if missing:
         raise ValueError(f"class_weight has no weight for the training classes {missing}")
-    bad = {c: w for c, w in class_weight.items() if not (isinstance(w, numbers.Real) and w > 0)}
-    if bad:
-        raise ValueError(f"class weights must be positive numbers, got {bad}")
+    for c, w in class_weight.items():
+        check_real(w, f"class_weight[{c!r}]", low=0.0, low_open=True, meaning="a positive weight")

@@ -86,7 +86,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .data import Dataset
+from ._validate import check_int, check_real
+from .dataset import Dataset, check_split_fractions
 
 __all__ = ["make_transactions", "TransactionsDataset", "MERCHANTS", "RAW_FEATURES", "NUMERIC_FEATURES",
            "CLASS_NAMES"]
@@ -138,30 +139,17 @@ class TransactionsDataset(Dataset):
 
 
 def _check_args(n, fraud_rate, n_customers, seed):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 200:
-        raise ValueError(f"n must be an int >= 200 (transactions), got {n!r}")
-    if isinstance(fraud_rate, bool) or not isinstance(fraud_rate, (int, float, np.floating)):
-        raise TypeError(f"fraud_rate must be a number in (0, 0.5), got {fraud_rate!r}")
-    if not 0.0 < fraud_rate < 0.5:
-        raise ValueError(f"fraud_rate must be in (0, 0.5) — the share of fraudulent transactions, "
-                         f"e.g. 0.015 — got {fraud_rate!r}")
+    """The generator's arguments; return ``(n, fraud_rate, n_customers, seed)`` with the default filled in."""
+    n = check_int(n, "n", minimum=200)
+    fraud_rate = check_real(fraud_rate, "fraud_rate", low=0.0, high=0.5, low_open=True, high_open=True,
+                            meaning="the share of fraudulent transactions, e.g. 0.015")
     if round(fraud_rate * n) < 10:
         raise ValueError(f"n * fraud_rate = {n * fraud_rate:.1f} frauds is too few; need at least 10 "
                          "(raise n or fraud_rate)")
-    bad_customers = isinstance(n_customers, bool) or not isinstance(n_customers, (int, np.integer))
-    if n_customers is not None and (bad_customers or not 10 <= n_customers <= n):
-        raise ValueError(f"n_customers must be an int between 10 and n ({n}), got {n_customers!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {seed!r}")
-
-
-def _check_fractions(val_fraction, test_fraction):
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value < 1:
-            raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
-    if val_fraction + test_fraction > 0.9:
-        raise ValueError(f"val_fraction + test_fraction must leave at least 10 % of the customers for "
-                         f"training, got {val_fraction} + {test_fraction}")
+    if n_customers is None:
+        n_customers = max(10, n // 8)
+    n_customers = check_int(n_customers, "n_customers", minimum=10, maximum=n)
+    return n, fraud_rate, n_customers, check_int(seed, "seed", minimum=0)
 
 
 def _customers(rng, n_customers):
@@ -255,9 +243,8 @@ def make_transactions(n=80_000, *, fraud_rate=0.015, n_customers=None, val_fract
         int64 ``y`` (0 = legitimate, 1 = fraud), ``class_names == ("legitimate", "fraud")``,
         plus customer ids and raw features per split.
     """
-    _check_args(n, fraud_rate, n_customers, seed)
-    _check_fractions(val_fraction, test_fraction)
-    n, n_customers = int(n), int(n_customers or max(10, n // 8))
+    n, fraud_rate, n_customers, seed = _check_args(n, fraud_rate, n_customers, seed)
+    val_fraction, test_fraction = check_split_fractions(val_fraction, test_fraction)
     rng = np.random.default_rng(seed)
     profile = _customers(rng, n_customers)
     n_fraud = int(round(n * fraud_rate))

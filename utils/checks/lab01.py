@@ -1,6 +1,7 @@
 """Self-checks for Lab 01 (weight pruning)."""
 
 import numpy as np
+import tensorflow_model_optimization as tfmot
 
 from .. import keras
 from ._core import self_check
@@ -77,8 +78,6 @@ def exercise_1_2(report, prune_layerwise, model):
 @self_check("Exercise 1.3 (the real tfmot API)")
 def exercise_1_3(report, make_prunable, model):
     """Check ``make_prunable(model, final_sparsity, end_step)`` returns a tfmot-wrapped model."""
-    import tensorflow_model_optimization as tfmot
-
     wrapped = make_prunable(model, 0.8, 200)
     report.check(isinstance(wrapped, keras.Model), "returns a Keras model",
                  f"returned {type(wrapped).__name__}; return the result of prune_low_magnitude")

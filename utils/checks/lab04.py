@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ..metrics import accuracy, expected_calibration_error
+from ..calibration import expected_calibration_error
+from ..metrics import accuracy
 from ..pruning import prunable_layers, prune_weights, sensitivity_scan
 from ._core import self_check
 

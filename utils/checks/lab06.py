@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..he import ts
 from ._core import self_check
 
 __all__ = ["exercise_6_1"]
@@ -12,8 +13,6 @@ TOLERANCE = 1e-2  # CKKS is approximate; one layer at scale 2**32 is accurate to
 @self_check("Exercise 6.1 (one encrypted layer)")
 def exercise_6_1(report, encrypted_first_layer, context):
     """Check ``encrypted_first_layer(context, x, weight, bias) -> CKKSVector`` of ``x @ weight + bias``."""
-    from ..he import ts
-
     rng = np.random.default_rng(0)
     x = rng.random(16)
     weight = rng.normal(0, 0.5, (16, 4))

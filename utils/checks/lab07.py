@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import adversarial, metrics
 from ._core import self_check
 
 __all__ = ["exercise_7_1"]
@@ -10,8 +11,6 @@ __all__ = ["exercise_7_1"]
 @self_check("Exercise 7.1 (FGSM)")
 def exercise_7_1(report, fgsm, model, x, y):
     """Check a student's ``fgsm(model, x, y, eps) -> x_adv`` against the reference attack."""
-    from .. import adversarial, metrics
-
     x = np.asarray(x[:64], dtype=np.float32)
     y = np.asarray(y[:64])
     eps = 0.1

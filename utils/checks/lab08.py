@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import backdoor
 from ._core import self_check
 
 __all__ = ["exercise_8_1"]
@@ -10,8 +11,6 @@ __all__ = ["exercise_8_1"]
 @self_check("Exercise 8.1 (rank channels by activity on clean data)")
 def exercise_8_1(report, dormant_channels, model, clean_x, layer):
     """Check ``dormant_channels(model, clean_x, layer, ratio) -> indices`` (most dormant first)."""
-    from .. import backdoor
-
     activity = backdoor.channel_activity(model, clean_x, layer)
     channels = len(activity)
     chosen = np.asarray(dormant_channels(model, clean_x, layer, 0.25)).ravel()

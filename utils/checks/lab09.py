@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..patch import sticker_mask
 from ._core import self_check
 
 __all__ = ["exercise_9_1", "exercise_9_2"]
@@ -53,8 +54,6 @@ def exercise_9_1(report, recall_per_class, y_true=None, y_pred=None, num_classes
 @self_check("Exercise 9.2 (paste a sticker)")
 def exercise_9_2(report, apply_sticker, x):
     """Check ``apply_sticker(x, sticker, mask) -> images`` against ``x · (1 - mask) + sticker · mask``."""
-    from ..patch import sticker_mask
-
     x = np.asarray(x[:8], dtype=np.float32)
     original = x.copy()
     mask = sticker_mask(x.shape[1:])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..deploy import _interpreter, _quiet, tflite_io_types, tflite_predict
+from ..deploy import litert_interpreter, quiet_tflite, tflite_io_types, tflite_predict
 from ..metrics import predict_classes
 from ..models import lenet5, mlp, seed_cnn
 from ..pruning import prunable_layers
@@ -60,7 +60,7 @@ def exercise_12_1(report, layers_to_prune, model):
 
 def _activation_scales(model_bytes):
     """Number of int8 tensors with a per-tensor scale: quantized *activations* (none in a float model)."""
-    interpreter, _ = _interpreter(model_bytes)
+    interpreter, _ = litert_interpreter(model_bytes)
     return sum(1 for d in interpreter.get_tensor_details()
                if np.dtype(d["dtype"]) == np.int8 and d["quantization"][0] > 0)
 
@@ -68,7 +68,7 @@ def _activation_scales(model_bytes):
 @self_check("Exercise 12.2 (full-integer conversion)")
 def exercise_12_2(report, to_int8_tflite, model, calibration_x):
     """Check ``to_int8_tflite(model, calibration_x) -> bytes`` of a full-integer model with float I/O."""
-    with _quiet():  # the converter's own log lines are not the student's output
+    with quiet_tflite():  # the converter's own log lines are not the student's output
         result = to_int8_tflite(model, calibration_x)
     if not report.check(isinstance(result, (bytes, bytearray)), "returns bytes",
                         f"returned {type(result).__name__}: return converter.convert(), the model's bytes"):
