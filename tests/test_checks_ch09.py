@@ -29,6 +29,13 @@ def test_pqat_verdict_fails_when_plain_qat_loses_nothing(capsys):
     assert second.startswith("✘ NOT MET") and "plain QAT" in second
 
 
+def test_pqat_verdict_labels_the_qat_loss_as_a_precondition(capsys):
+    ch09.pqat_keeps_sparsity(pruned=0.80, qat=0.50, pqat=0.80)
+    first, second = lines(capsys)
+    assert "precondition" not in first
+    assert second.startswith("✔ precondition")
+
+
 def test_pqat_verdict_states_targets_not_numbers(capsys):
     ch09.pqat_keeps_sparsity(pruned=0.80, qat=0.50, pqat=0.80)
     first_run = lines(capsys)
@@ -45,24 +52,33 @@ def test_pqat_verdict_rejects_bad_input():
         ch09.pqat_keeps_sparsity(pruned=0.8, qat=True, pqat=0.8)
 
 
-def test_sparse_file_verdict_passes(capsys):
-    ch09.sparse_file_runs(5, 5, "XNNPACK", 1.0)
+def test_sparse_verdict_passes(capsys):
+    ch09.sparse_kernels_stored(5, 5, "XNNPACK", 1.0)
     out = lines(capsys)
     assert len(out) == 3 and all(line.startswith("✔") for line in out)
 
 
-def test_sparse_file_verdict_fails_on_each_fault(capsys):
-    ch09.sparse_file_runs(0, 5, "built-in kernels", 0.9)
-    out = lines(capsys)
-    assert len(out) == 3 and all(line.startswith("✘ NOT MET") for line in out)
+def test_sparse_verdict_fails_when_a_kernel_is_stored_dense(capsys):
+    ch09.sparse_kernels_stored(4, 5, "XNNPACK", 1.0)
+    first, *sanity = lines(capsys)
+    assert first.startswith("✘ NOT MET") and "sparse format" in first
+    assert all(line.startswith("✔ sanity check") for line in sanity)
 
 
-def test_sparse_file_verdict_rejects_bad_input():
+def test_sparse_sanity_checks_fail_on_each_fault_and_say_what_they_are(capsys):
+    ch09.sparse_kernels_stored(5, 5, "built-in kernels", 0.9)
+    first, *sanity = lines(capsys)
+    assert first.startswith("✔") and "sanity" not in first
+    assert len(sanity) == 2
+    assert all(line.startswith("✘ NOT MET: sanity check") for line in sanity)
+
+
+def test_sparse_verdict_rejects_bad_input():
     with pytest.raises(TypeError, match="sparse_tensors"):
-        ch09.sparse_file_runs(2.5, 5, "XNNPACK", 1.0)
+        ch09.sparse_kernels_stored(2.5, 5, "XNNPACK", 1.0)
     with pytest.raises(ValueError, match="nothing was pruned"):
-        ch09.sparse_file_runs(0, 0, "XNNPACK", 1.0)
+        ch09.sparse_kernels_stored(0, 0, "XNNPACK", 1.0)
     with pytest.raises(TypeError, match="runtime"):
-        ch09.sparse_file_runs(5, 5, None, 1.0)
+        ch09.sparse_kernels_stored(5, 5, None, 1.0)
     with pytest.raises(ValueError, match="agreement"):
-        ch09.sparse_file_runs(5, 5, "XNNPACK", 99.0)
+        ch09.sparse_kernels_stored(5, 5, "XNNPACK", 99.0)

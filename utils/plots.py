@@ -148,7 +148,7 @@ def reliability_diagram(probabilities, y, *, bins=15, ax=None, min_count=1,
         bins: number of confidence bins.
         min_count: bins with fewer predictions are not drawn (their accuracy is too noisy).
 
-    The legend gives each model's ECE (see :func:`utils.metrics.expected_calibration_error`).
+    The legend gives each model's ECE (see :func:`utils.calibration.expected_calibration_error`).
     """
 
     ax = _axes(ax, figsize=(5, 4.5))

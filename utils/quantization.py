@@ -442,15 +442,18 @@ def predicted_speedup(model):
 def cpu_has_avx():
     """Whether this machine's CPU reports the AVX instruction set.
 
-    XNNPACK's source (``src/xnnpack/hardware-config.h``, ``xnn_is_chw_compatible_config``)
-    turns its sparse (NCHW) kernels **off** on x86 processors with AVX: "Sparse microkernels
-    on x86 currently target only SSE, and on processors with AVX ISA dense inference is
-    expected to be faster than sparse." On such a machine a sparse file runs with the dense
-    kernels.
+    XNNPACK's source (at the time of writing, December 2026, ``xnn_is_chw_compatible_config`` in
+    https://github.com/google/XNNPACK/blob/master/src/xnnpack/hardware-config.h; the function
+    may move between versions) turns its sparse (NCHW) kernels **off** on x86 processors
+    with AVX: "Sparse microkernels on x86 currently target only SSE, and on processors with
+    AVX ISA dense inference is expected to be faster than sparse." On such a machine a sparse
+    file runs with the dense kernels.
 
     Returns:
-        ``True`` or ``False`` on x86 Linux (read from ``/proc/cpuinfo``); ``None`` where the
-        answer is unknown (another OS) or does not apply (ARM, where the sparse kernels are on).
+        ``True`` or ``False`` on x86 Linux (read from ``/proc/cpuinfo``). ``None`` in two cases:
+        the processor is not x86 (e.g. ARM, where the sparse kernels are on), or it is x86 but
+        its flags cannot be read (an OS without ``/proc/cpuinfo``, e.g. Windows or macOS), so
+        which kernels run is unknown.
     """
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return None
