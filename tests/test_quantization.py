@@ -31,8 +31,9 @@ def grey():
 def pruned_small(grey):
     """A small CNN with half of every kernel's weights set to zero."""
     utils.set_seed(0)
-    model = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((12, 12, 1)), layers.Conv2D(8, 3, activation="relu", name="conv"),
+                              layers.Flatten(), layers.Dense(3, activation="softmax", name="dense")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(grey.x_train, grey.y_train, epochs=1, verbose=0)
     return pruning.prune_weights(model, 0.5)
@@ -90,7 +91,7 @@ def test_int8_file_kernels_match_the_keras_zeros(pruned_small, grey):
     assert set(table.dtype) == {"int8"} and set(table.stored) == {"dense"}
     keras_sparsity = quant.kernel_sparsity(pruned_small, per_layer=True)
     # a zero weight is the integer 0; a tiny non-zero weight may also round to 0
-    for row, name in zip(table.itertuples(), ("conv2d", "dense")):
+    for row, name in zip(table.itertuples(), ("conv", "dense")):
         assert keras_sparsity[name] <= row.sparsity <= keras_sparsity[name] + 0.1
     total = quant.tflite_kernel_sparsity(blob)
     assert total == pytest.approx(table.zeros.sum() / table.weights.sum())
