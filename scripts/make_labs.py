@@ -6,10 +6,13 @@ Solutions are the single source of every lab. For each solution this script
 * replaces every block between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` with
   ``raise NotImplementedError("Exercise N.M: ...")`` at the same indentation;
 * tags the cells that now raise at top level ``raises-exception`` (so nbval accepts them);
-* drops cells tagged ``solution-only``;
-* strips outputs and execution counts — except the verdict cells (``# NBVAL_CHECK_OUTPUT``),
-  which keep the expected ``✔`` line (and their count, which nbval needs) so that nbval
-  checks the lab's verdicts as well;
+* deletes every block between ``### BEGIN CHALLENGE ENTRY`` and ``### END CHALLENGE ENTRY`` (the
+  solution's entry to the closing challenge; the lab runs the baseline entry written above it);
+* drops cells tagged ``solution-only`` and the model answers of the Think questions (markdown
+  cells tagged ``answer``, shown in the solution as a collapsed "Answer" block);
+* strips every output and execution count, verdict cells included: a student sees no result
+  before running the lab. (``tests/test_labs_run.py`` executes each lab and compares its verdict
+  lines with the solution's stored ones.)
 * rewrites the title (drops " — solution") and the "Open in Colab" badges;
 * writes the repository address of ``_config.yml`` into the badges and the setup cell of
   both the solution and the lab, so that it is set in exactly one place.
@@ -28,8 +31,11 @@ import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+# A closing challenge's model entry: deleted from the lab, which keeps the baseline entry above it.
+BEGIN_ENTRY, END_ENTRY = "### BEGIN CHALLENGE ENTRY", "### END CHALLENGE ENTRY"
 SOLUTION_SUFFIX = " — solution"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+DROPPED_TAGS = {"solution-only", "answer"}  # cells that exist only in the solution
 
 
 def repository_url(root=ROOT):
@@ -107,23 +113,42 @@ def stub_solutions(source):
     return "\n".join(out), top_level
 
 
+def drop_challenge_entries(source):
+    """``source`` without the lines from ``### BEGIN CHALLENGE ENTRY`` to ``### END CHALLENGE ENTRY``."""
+    out, inside = [], False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN_ENTRY:
+            if inside:
+                raise ValueError(f"nested {BEGIN_ENTRY} in:\n{source}")
+            inside = True
+        elif stripped == END_ENTRY:
+            if not inside:
+                raise ValueError(f"{END_ENTRY} without {BEGIN_ENTRY} in:\n{source}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN_ENTRY} without {END_ENTRY} in:\n{source}")
+    return "\n".join(out)
+
+
 def make_lab(solution, repo_url, name):
     """The lab notebook generated from one solution notebook (a new object)."""
     lab = copy.deepcopy(solution)
-    lab.cells = [c for c in lab.cells if "solution-only" not in c.metadata.get("tags", [])]
+    lab.cells = [c for c in lab.cells if not DROPPED_TAGS & set(c.metadata.get("tags", []))]
     for cell in lab.cells:
         if cell.cell_type != "code":
             continue
+        if BEGIN_ENTRY in cell.source or END_ENTRY in cell.source:
+            cell.source = drop_challenge_entries(cell.source)
         if BEGIN in cell.source:
             cell.source, raises = stub_solutions(cell.source)
             tags = cell.metadata.setdefault("tags", [])
             if raises and "raises-exception" not in tags:
                 tags.append("raises-exception")
-        if "NBVAL_CHECK_OUTPUT" in cell.source:  # nbval needs an execution count to compare
-            cell.outputs = [o for o in cell.outputs if o.output_type == "stream"]
-        else:
-            cell.execution_count = None
-            cell.outputs = []
+        cell.execution_count = None
+        cell.outputs = []
     set_badges(lab.cells[0], repo_url, name, "lab")
     return lab
 

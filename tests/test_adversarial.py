@@ -216,3 +216,57 @@ def test_adversarial_train_applies_class_weights(digits):
         adversarial.adversarial_train(model, digits, eps=0.1, epochs=1, class_weight=weights)
         moved[label] = max(np.abs(a - b).max() for a, b in zip(model.get_weights(), before))
     assert moved["tiny"] < 1e-6 < 1e-3 < moved["none"]
+
+
+# ------------------------------------------------------------------ one PGD iteration, one training step
+def test_pgd_step_is_a_signed_step_projected_on_ball_and_range(trained_cnn, batch):
+    x, y = batch
+    x_adv = adversarial.fgsm(trained_cnn, x, y, EPS)                 # on the ball's surface
+    grad = adversarial.input_gradient(trained_cnn, x_adv, y)
+    expected = np.clip(np.clip(x_adv + 0.04 * np.sign(grad), x - EPS, x + EPS), 0, 1)
+    result = adversarial.pgd_step(trained_cnn, x_adv, x, y, EPS, 0.04)
+    np.testing.assert_allclose(result, expected, atol=1e-6)
+    assert np.max(np.abs(result - x)) <= EPS + 1e-6 and result.min() >= 0 and result.max() <= 1
+
+
+def test_pgd_with_the_reference_step_matches_the_built_in_iteration(trained_cnn, batch):
+    x, y = batch
+    built_in = adversarial.pgd(trained_cnn, x, y, EPS, alpha=0.025, steps=5)
+    stepped = adversarial.pgd(trained_cnn, x, y, EPS, alpha=0.025, steps=5, step=adversarial.pgd_step)
+    assert np.mean(np.abs(built_in - stepped) < 1e-4) > 0.99
+    with pytest.raises(ValueError, match="range"):
+        adversarial.pgd(trained_cnn, x, y, EPS, alpha=0.025, steps=5, step=adversarial.pgd_step, samples=2)
+    with pytest.raises(TypeError, match="step"):
+        adversarial.pgd(trained_cnn, x, y, EPS, alpha=0.025, steps=5, step="pgd")
+
+
+def test_adversarial_train_step_trains_on_the_attacked_batch(trained_cnn, batch):
+    x, y = batch
+    model = pruning.copy_model(trained_cnn)
+    before = [w.copy() for w in model.get_weights()]
+    loss = adversarial.adversarial_train_step(model, utils.keras.optimizers.Adam(1e-3), x, y, EPS)
+    clean = float(np.mean(utils.keras.losses.sparse_categorical_crossentropy(y, trained_cnn(x)).numpy()))
+    assert np.isfinite(loss) and loss > clean                        # the adversarial batch is harder
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_adversarial_fit_keeps_masks_and_raises_robustness(trained_cnn, digits, batch):
+    x, y = batch
+    pruned = pruning.prune_weights(trained_cnn, 0.5)
+    masks = utils._core.kernel_masks(pruned)
+    utils.set_seed(0)
+    history = adversarial.adversarial_fit(pruned, digits, eps=EPS, epochs=1, masks=masks)
+    assert len(history) == 1 and np.isfinite(history[0])
+    for name, mask in masks.items():
+        assert np.all(pruned.get_layer(name).kernel.numpy()[~mask] == 0)
+    with pytest.raises(TypeError, match="train_step"):
+        adversarial.adversarial_fit(pruned, digits, eps=EPS, epochs=1, train_step=None)
+
+
+def test_prune_and_fine_tune_accepts_a_train_step(trained_mlp, digits):
+    tuned = adversarial.prune_and_fine_tune(trained_mlp, digits, sparsity=0.5, epochs=1, eps=EPS,
+                                            train_step=adversarial.adversarial_train_step)
+    assert pruning.global_sparsity(tuned) == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(ValueError, match="train_step"):
+        adversarial.prune_and_fine_tune(trained_mlp, digits, sparsity=0.5, epochs=1,
+                                        train_step=adversarial.adversarial_train_step)

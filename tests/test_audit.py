@@ -132,3 +132,36 @@ def test_bad_data_and_mismatched_models(trained_cnn, digits):
         audit.security_audit(trained_cnn, other, digits)
     with pytest.raises(KeyError, match="no row"):
         audit.AuditReport(("a", "b"), {"ECE": (0.1, 0.2)}).value("PGD accuracy (%)")
+
+
+# ------------------------------------------------------------ per-class and binary helpers (Labs 09, 10)
+def test_recall_per_class_matches_the_definition():
+    y_true = np.array([0, 0, 1, 1, 1, 2])
+    y_pred = np.array([0, 1, 1, 1, 0, 0])
+    recall = audit.recall_per_class(y_true, y_pred, 4)
+    assert np.allclose(recall[:3], [0.5, 2 / 3, 0.0]) and np.isnan(recall[3])
+    with pytest.raises(ValueError, match="same length|length"):
+        audit.recall_per_class(y_true, y_pred[:3], 4)
+
+
+def test_precision_recall_at_and_precision_at_recall():
+    y = np.array([1, 0, 1, 0, 0, 0, 1, 0, 1, 0])
+    s = np.array([0.95, 0.9, 0.8, 0.8, 0.6, 0.55, 0.5, 0.4, 0.3, 0.1])
+    assert audit.precision_recall_at(y, s, 0.8) == (0.5, 0.5)
+    assert audit.precision_recall_at(y, s, 0.99) == (1.0, 0.0)
+    assert audit.precision_at_recall(y, s, 0.5) == 0.5          # ties at the threshold are flagged
+    assert np.isclose(audit.precision_at_recall(y, s, 0.6), 3 / 7)
+    assert np.isclose(audit.precision_at_recall(y, s, 1.0), 4 / 9)
+    precision, recall = audit.precision_recall_at(y, s, 0.5)
+    assert recall >= 0.6 and np.isclose(precision, audit.precision_at_recall(y, s, 0.6))
+    with pytest.raises(ValueError, match="positive"):
+        audit.precision_at_recall(np.zeros(4, int), np.ones(4), 0.5)
+
+
+def test_attack_data_is_the_attacked_subset(trained_cnn, pruned_cnn, digits):
+    x, y = digits.x_test[10:40], digits.y_test[10:40]
+    report = audit.security_audit(trained_cnn, pruned_cnn, digits, attacks=("fgsm",), latency_runs=3,
+                                  attack_data=(x, y), max_examples=5)
+    assert report.settings["attack examples"] == 30
+    expected = 100 * adversarial.robust_accuracy(trained_cnn, x, y, "fgsm", 0.1)
+    assert np.isclose(report.value("FGSM accuracy (%)", "reference"), expected)

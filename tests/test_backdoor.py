@@ -226,8 +226,8 @@ def test_backdoor_end_to_end_is_learned_and_measured(digits):
 
 
 # ------------------------------------------------------------------ the Lab 08 self-check
-def test_exercise_8_1_passes_the_reference_and_catches_reversed_ranking(trained_cnn, digits, capsys):
-    checks.exercise_8_1(backdoor.dormant_channels, trained_cnn, digits.x_val, "conv3")
+def test_exercise_8_2_passes_the_reference_and_catches_reversed_ranking(trained_cnn, digits, capsys):
+    checks.exercise_8_2(backdoor.dormant_channels, trained_cnn, digits.x_val, "conv3")
     out = capsys.readouterr().out
     assert "✘" not in out and "all checks passed" in out
 
@@ -235,11 +235,11 @@ def test_exercise_8_1_passes_the_reference_and_catches_reversed_ranking(trained_
         activity = backdoor.channel_activity(model, x, layer)
         return np.argsort(-activity, kind="stable")[:int(round(ratio * len(activity)))]
 
-    checks.exercise_8_1(most_active, trained_cnn, digits.x_val, "conv3")
+    checks.exercise_8_2(most_active, trained_cnn, digits.x_val, "conv3")
     assert "not the least active" in capsys.readouterr().out
 
     def floor_count(model, x, layer, ratio):
         return backdoor.dormant_channels(model, x, layer, 0.2)
 
-    checks.exercise_8_1(floor_count, trained_cnn, digits.x_val, "conv3")
+    checks.exercise_8_2(floor_count, trained_cnn, digits.x_val, "conv3")
     assert "expected round(0.25" in capsys.readouterr().out

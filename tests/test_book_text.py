@@ -91,3 +91,32 @@ def test_bibliography_parses():
     pybtex = pytest.importorskip("pybtex.database")
     data = pybtex.parse_file(str(BIB))
     assert set(data.entries) == set(bib_keys())
+
+
+def think_questions_without_answer(text):
+    """Line numbers of "**Think.**" paragraphs not followed by an ``Answer`` dropdown admonition."""
+    lines = text.splitlines()
+    missing = []
+    for number, line in enumerate(lines):
+        if not line.startswith("**Think.**"):
+            continue
+        after = number + 1
+        while after < len(lines) and lines[after].strip():  # the rest of the question's paragraph
+            after += 1
+        following = [candidate for candidate in lines[after:after + 3] if candidate.strip()]
+        if following[:2] != [":::{admonition} Answer", ":class: dropdown"]:
+            missing.append(number + 1)
+    return missing
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_think_question_in_a_chapter_has_an_answer(page):
+    missing = think_questions_without_answer(page.read_text(encoding="utf-8"))
+    assert not missing, (f"{page.name}: Think questions on lines {missing} have no model answer; add "
+                         "':::{admonition} Answer' with ':class: dropdown' right after the question")
+
+
+def test_think_answer_check_sees_a_missing_answer():
+    answered = "**Think.** Why?\nReally?\n\n:::{admonition} Answer\n:class: dropdown\n\nBecause.\n:::\n"
+    assert think_questions_without_answer(answered) == []
+    assert think_questions_without_answer("**Think.** Why?\n\n## Next section\n") == [1]

@@ -250,7 +250,8 @@ def _threshold_right(y, scores, target):
 def test_lab11_checks_pass_right_answers(capsys):
     from utils import checks
     for check, fn in ((checks.exercise_11_1, _summary_right), (checks.exercise_11_2, _nll_right),
-                      (checks.exercise_11_3, _threshold_right)):
+                      (checks.exercise_11_3, calibration.fit_temperature_to_probs),
+                      (checks.exercise_11_4, _threshold_right)):
         out = _run_check(check, fn, capsys)
         assert "✘" not in out and "all checks passed" in out, out
 
@@ -286,9 +287,9 @@ def test_lab11_check_2_explains_mistakes(capsys, wrong, hint):
     (lambda y, s, t: np.sort(s[y == 1])[::-1][int(np.floor(t * (y == 1).sum())) - 2], "lower it"),
     (lambda y, s, t: _threshold_right(y, s, t) - 0.01, "the highest"),
 ])
-def test_lab11_check_3_explains_mistakes(capsys, wrong, hint):
+def test_lab11_check_4_explains_mistakes(capsys, wrong, hint):
     from utils import checks
-    out = _run_check(checks.exercise_11_3, wrong, capsys)
+    out = _run_check(checks.exercise_11_4, wrong, capsys)
     assert "✘" in out and hint in out, out
 
 

@@ -62,12 +62,12 @@ def test_exercise_1_2_reference_passes_and_in_place_pruning_fails(trained_mlp, c
     assert "✘ returned the same object" in out and "original model's weights changed" in out
 
 
-def test_exercise_1_3_warns_about_shared_layers(trained_mlp, capsys):
+def test_exercise_1_4_warns_about_shared_layers(trained_mlp, capsys):
     def raw_tfmot(model, final_sparsity, end_step):
         schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, final_sparsity, 0, end_step)
         return tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
 
-    checks.exercise_1_3(raw_tfmot, trained_mlp)
+    checks.exercise_1_4(raw_tfmot, trained_mlp)
     out = capsys.readouterr().out
     assert "shares its layers" in out and "copy_model" in out
 
@@ -75,12 +75,12 @@ def test_exercise_1_3_warns_about_shared_layers(trained_mlp, capsys):
         return pruning.prune_low_magnitude(model, final_sparsity=final_sparsity, begin_step=0,
                                            end_step=end_step)
 
-    checks.exercise_1_3(reference, trained_mlp)
+    checks.exercise_1_4(reference, trained_mlp)
     assert "✘" not in capsys.readouterr().out
 
 
-def test_exercise_1_3_catches_the_documents_threshold_call(trained_mlp, capsys):
-    checks.exercise_1_3(lambda m, s, e: tfmot.sparsity.keras.prune_low_magnitude(
+def test_exercise_1_4_catches_the_documents_threshold_call(trained_mlp, capsys):
+    checks.exercise_1_4(lambda m, s, e: tfmot.sparsity.keras.prune_low_magnitude(
         pruning.copy_model(m), threshold=0.25), trained_mlp)
     assert "✘ schedule is ConstantSparsity" in capsys.readouterr().out
 

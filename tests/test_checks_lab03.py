@@ -75,3 +75,28 @@ def test_stubs_get_a_reminder(capsys):
 
     assert checks.exercise_3_2(stub) is None
     assert "not done yet" in _out(capsys)
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+def test_beats_needs_a_gap_larger_than_its_standard_error():
+    assert checks.lab03.beats([0.92, 0.93, 0.94], [0.90, 0.90, 0.91])
+    assert not checks.lab03.beats([0.92, 0.89, 0.94], [0.90, 0.91, 0.91])   # gap within its s.e.
+    assert not checks.lab03.beats([0.92, 0.93], [0.90, 0.90])               # two seeds are too few
+    assert not checks.lab03.beats([0.90, 0.90, 0.91], [0.92, 0.93, 0.94])   # the other way round
+
+
+def test_cost_within_adds_the_standard_error():
+    assert checks.lab03.cost_within([0.97, 0.96, 0.97], [0.96, 0.955, 0.96])
+    assert not checks.lab03.cost_within([0.97, 0.96, 0.97], [0.94, 0.95, 0.93])   # 3 pt cost
+    assert not checks.lab03.cost_within([0.97, 0.96, 0.97], [0.97, 0.96, 0.92])   # mean 1.7, s.e. too large
+    assert not checks.lab03.cost_within([0.97, 0.96], [0.97, 0.96])              # two seeds are too few
+
+
+def test_input_dependent_rejects_a_fixed_mask():
+    rng = np.random.default_rng(0)
+    dynamic_usage = rng.random((200, 8)) < 0.5
+    assert checks.lab03.input_dependent(dynamic_usage)
+    fixed = np.zeros((200, 8), bool)
+    fixed[:, :4] = True                                    # the same 4 channels for every input
+    assert not checks.lab03.input_dependent(fixed)

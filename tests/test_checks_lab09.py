@@ -88,3 +88,92 @@ def test_exercise_9_2_explains_typical_mistakes(capsys, images, wrong, hint):
     check.exercise_9_2(wrong, images)
     out = capsys.readouterr().out
     assert "✘" in out and hint in out
+
+
+# ------------------------------------------------------------------ Exercise 9.3: the sticker step
+def _grad(model, x, y, sticker, mask):
+    from utils import adversarial
+    return adversarial.input_gradient(model, patch.apply_patch(x, sticker, mask), y).sum(axis=0)
+
+
+def step_descent(model, x, y, sticker, mask, step_size):
+    return np.clip(sticker - step_size * np.sign(_grad(model, x, y, sticker, mask)) * mask, 0, 1)
+
+
+def step_unsigned(model, x, y, sticker, mask, step_size):
+    return np.clip(sticker + step_size * _grad(model, x, y, sticker, mask) * mask, 0, 1)
+
+
+def step_unmasked(model, x, y, sticker, mask, step_size):
+    return np.clip(sticker + step_size * np.sign(_grad(model, x, y, sticker, mask)), 0, 1)
+
+
+def step_unclipped(model, x, y, sticker, mask, step_size):
+    return sticker + step_size * np.sign(_grad(model, x, y, sticker, mask)) * mask
+
+
+def step_per_image(model, x, y, sticker, mask, step_size):
+    from utils import adversarial
+    grads = adversarial.input_gradient(model, patch.apply_patch(x, sticker, mask), y)
+    return np.clip(sticker + step_size * np.sign(grads) * mask, 0, 1)
+
+
+def step_clean_images(model, x, y, sticker, mask, step_size):
+    from utils import adversarial
+    grad = adversarial.input_gradient(model, x, y).sum(axis=0)
+    return np.clip(sticker + step_size * np.sign(grad) * mask, 0, 1)
+
+
+def step_in_place(model, x, y, sticker, mask, step_size):
+    sticker += step_size * np.sign(_grad(model, x, y, sticker, mask)) * mask
+    np.clip(sticker, 0, 1, out=sticker)
+    return sticker
+
+
+def test_exercise_9_3_passes_the_reference(capsys):
+    check.exercise_9_3(patch.sticker_step)
+    out = capsys.readouterr().out
+    assert "✘" not in out and "all checks passed" in out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (step_descent, "descent"),
+    (step_unsigned, "sign of the summed gradient"),
+    (step_unmasked, "multiply the step by the mask"),
+    (step_unclipped, "clip the new sticker"),
+    (step_per_image, "sum over axis 0"),
+    (step_clean_images, "clean images"),
+    (step_in_place, "in place"),
+])
+def test_exercise_9_3_explains_typical_mistakes(capsys, wrong, hint):
+    check.exercise_9_3(wrong)
+    out = capsys.readouterr().out
+    assert "✘" in out and hint in out
+
+
+def test_exercise_9_3_is_gentle_with_a_stub(capsys):
+    check.exercise_9_3(not_done)
+    assert "not done yet" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ verdict conditions
+def test_fraction_at_most():
+    assert check.lab09.fraction_at_most(1.0e6, 5.9e6, 0.25)
+    assert not check.lab09.fraction_at_most(1.6e6, 5.9e6, 0.25)
+
+
+def test_drop_within():
+    assert check.lab09.drop_within(0.98, [0.975, 0.97, 0.972], 0.03)
+    assert not check.lab09.drop_within(0.98, [0.93, 0.94, 0.95], 0.03)
+    assert not check.lab09.drop_within(0.98, [0.975, 0.97], 0.03)     # too few seeds
+
+
+def test_beats_beyond_noise():
+    assert check.lab09.beats_beyond_noise([0.78, 0.75, 0.80], [0.41, 0.45, 0.40], 0.10)
+    assert not check.lab09.beats_beyond_noise([0.50, 0.45, 0.52], [0.41, 0.45, 0.40], 0.10)
+
+
+def test_above_null():
+    assert check.lab09.above_null([0.77, 0.60, 0.70], 0.10)
+    assert not check.lab09.above_null([0.12, 0.05, 0.15], 0.10)
+

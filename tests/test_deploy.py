@@ -275,16 +275,16 @@ def test_check_12_2_accepts_full_integer_and_explains_dynamic_range(trained_mlp,
     assert "✘ returned str" in capsys.readouterr().out
 
 
-def test_check_12_3_passes_the_reference_and_catches_truncation_and_wrapping(capsys):
+def test_check_12_4_passes_the_reference_and_catches_truncation_and_wrapping(capsys):
     def reference(x, scale, zero_point):
         return np.clip(np.round(np.asarray(x) / scale) + zero_point, -128, 127).astype(np.int8)
 
-    checks.exercise_12_3(reference)
+    checks.exercise_12_4(reference)
     out = capsys.readouterr().out
     assert "✘" not in out and "all checks passed" in out
-    checks.exercise_12_3(lambda x, s, z: np.clip(np.floor(np.asarray(x) / s) + z, -128, 127).astype(np.int8))
+    checks.exercise_12_4(lambda x, s, z: np.clip(np.floor(np.asarray(x) / s) + z, -128, 127).astype(np.int8))
     assert "round to the nearest step" in capsys.readouterr().out
-    checks.exercise_12_3(lambda x, s, z: (np.round(np.asarray(x) / s) + z).astype(np.int8))
+    checks.exercise_12_4(lambda x, s, z: (np.round(np.asarray(x) / s) + z).astype(np.int8))
     assert "saturate" in capsys.readouterr().out
-    checks.exercise_12_3(lambda x, s, z: (_ for _ in ()).throw(NotImplementedError()))
+    checks.exercise_12_4(lambda x, s, z: (_ for _ in ()).throw(NotImplementedError()))
     assert "not done yet" in capsys.readouterr().out

@@ -317,3 +317,32 @@ def test_gate_channels_rejects_bad_input(small_trained_cnn):
         dynamic.gate_channels(keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs)), "conv", 1)
     with pytest.raises(ValueError, match="exceeds"):
         dynamic.gate_channels(small_trained_cnn, "relu2", 17)
+
+
+def test_a_custom_update_drives_the_mask_and_is_checked(tiny_data):
+    """Lab 03 passes the student's drop_and_grow as ``update=``: it is called, and a bad result is refused."""
+    utils.set_seed(0)
+    model = models.mlp((16,))
+    masks = dynamic.random_masks(model, 0.9, seed=0)
+    dynamic.apply_masks(model, masks)
+    calls = []
+
+    def spy(weights, mask, n, scores):
+        calls.append(n)
+        return dynamic.drop_and_grow(weights, mask, n, scores)
+
+    dst = dynamic.DynamicSparseTraining(masks, method="set", update_every=1, end_step=5, update=spy)
+    dst.set_model(model)
+    dst.update_masks()
+    assert len(calls) == 2 and all(n > 0 for n in calls)          # one call per kernel
+
+    def loses_weights(weights, mask, n, scores):
+        return np.zeros_like(mask)
+
+    bad = dynamic.DynamicSparseTraining(dynamic.random_masks(model, 0.9, seed=0), method="set",
+                                        update_every=1, end_step=5, update=loses_weights)
+    bad.set_model(model)
+    with pytest.raises(ValueError, match="active weights"):
+        bad.update_masks()
+    with pytest.raises(TypeError, match="update"):
+        dynamic.DynamicSparseTraining(masks, method="set", update_every=1, end_step=5, update="drop")

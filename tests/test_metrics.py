@@ -184,3 +184,10 @@ def test_flops_is_the_documented_alias_of_macs():
 def test_macs_rejects_non_models():
     with pytest.raises(TypeError, match="tf_keras model"):
         metrics.macs([1, 2, 3])
+
+
+def test_latency_reports_the_minimum_as_a_robust_estimate():
+    from utils.metrics import summarise_times
+
+    result = summarise_times([5.0, 3.0, 9.0, 4.0])
+    assert result.min_ms == 3.0 and result.median_ms == 4.5 and result.runs == 4

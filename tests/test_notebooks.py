@@ -1,7 +1,7 @@
 """Notebook hygiene: labs are generated from solutions, solutions were run top to bottom.
 
-nbval itself (``--nbval-lax`` in pyproject.toml) executes every notebook in solutions/
-and labs/; these tests check what nbval does not.
+nbval itself (``--nbval-lax`` in pyproject.toml) executes every notebook in solutions/ and
+tests/test_labs_run.py every lab in labs/; these tests check what running them does not.
 """
 
 import json
@@ -18,6 +18,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 ALL = SOLUTIONS + LABS
+THINK = re.compile(r"\*\*Think[.:!?]?\*\*")
+ANSWER = ":::{admonition} Answer\n:class: dropdown"
 
 
 def _read(path):
@@ -99,7 +101,7 @@ def test_notebook_layout(path):
     assert "## Summary" in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
-@pytest.mark.parametrize("path", ALL, ids=_id)
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
 def test_verdict_cells_print_only_verdict_lines(path):
     for cell in _code(_read(path)):
         if "NBVAL_CHECK_OUTPUT" not in cell.source:
@@ -118,9 +120,46 @@ def test_labs_are_blank_exercises(path):
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
     assert "NotImplementedError(\\\"Exercise" in text
     for cell in _code(nb):
-        if "NBVAL_CHECK_OUTPUT" not in cell.source:
-            assert cell.outputs == [] and cell.execution_count is None
+        assert cell.outputs == [] and cell.execution_count is None, (
+            "a blank lab stores no output, not even a verdict: run python scripts/make_labs.py")
     assert "— solution" not in nb.cells[0].source
+    answers = [c for c in nb.cells if "answer" in c.metadata.get("tags", []) or ANSWER in c.source]
+    assert not answers, "a model answer leaked into the lab: tag its cell 'answer' in the solution"
+
+
+def _think_cells(nb):
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and THINK.search(c.source)]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
+def test_every_think_question_has_a_model_answer(path):
+    """Each "**Think.**" cell is followed by a markdown cell tagged ``answer`` (a collapsed block)."""
+    nb = _read(path)
+    for index in _think_cells(nb):
+        following = nb.cells[index + 1] if index + 1 < len(nb.cells) else None
+        assert following is not None and "answer" in following.metadata.get("tags", []), (
+            f"cell {index} asks a Think question but cell {index + 1} is not its answer: add a markdown "
+            "cell tagged 'answer' right after it (see CONTRIBUTING.md, 'Think questions')")
+        assert following.source.startswith(ANSWER) and "Think" not in following.source, (
+            f"the answer to cell {index} must start with {ANSWER!r} (a dropdown in the book) and hold "
+            "no further Think question")
+        body = following.source.split("\n", 2)[-1]
+        assert len(body.split()) >= 15, f"the answer to cell {index} is too short to teach anything"
+
+
+def test_answer_cells_are_dropped_from_the_lab():
+    solution = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("**Think.** Why?"),
+        nbformat.v4.new_markdown_cell(ANSWER + "\n\nBecause.\n:::"),
+        nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint('✔ x')"),
+    ])
+    solution.cells[1].metadata["tags"] = ["answer"]
+    solution.cells[2].outputs = [nbformat.v4.new_output("stream", text="✔ x\n")]
+    solution.cells[2].execution_count = 1
+    solution.cells.insert(0, nbformat.v4.new_markdown_cell("# Lab 99 · x — solution\n\nbadge"))
+    lab = make_labs.make_lab(solution, "https://github.com/a/b", "lab99_x.ipynb")
+    assert [c.source for c in lab.cells][1:] == ["**Think.** Why?", "# NBVAL_CHECK_OUTPUT\nprint('✔ x')"]
+    assert lab.cells[2].outputs == [] and lab.cells[2].execution_count is None
 
 
 def test_stub_keeps_indentation_and_tags_top_level_blocks():
@@ -146,3 +185,11 @@ def test_badges_point_to_the_configured_repository():
     repo = url.split("github.com/")[1]
     assert f"colab.research.google.com/github/{repo}/blob/main/labs/lab01_x.ipynb" in lab
     assert "/solutions/lab01_x.ipynb" in lab
+
+
+def test_challenge_entries_are_deleted_not_stubbed():
+    source = ("entry = dict(sparsity=0.8)  # baseline\n### BEGIN CHALLENGE ENTRY\n"
+              "entry = dict(sparsity=0.93)\n### END CHALLENGE ENTRY\nscore(entry)")
+    assert make_labs.drop_challenge_entries(source) == "entry = dict(sparsity=0.8)  # baseline\nscore(entry)"
+    with pytest.raises(ValueError, match="without"):
+        make_labs.drop_challenge_entries("### BEGIN CHALLENGE ENTRY\nx = 1")

@@ -123,3 +123,26 @@ def test_attacks_check_model_and_labels(trained_cnn, batch, mask):
         patch.universal_sticker(trained_cnn, x, y.astype(float), mask)
     with pytest.raises(TypeError, match="float pixel values"):
         patch.sticker_attack(trained_cnn, (x * 255).astype(np.uint8), y, mask)
+
+
+# ------------------------------------------------------------------ one optimiser step (Lab 09's exercise)
+def test_sticker_step_moves_only_masked_pixels_by_the_step(trained_cnn, batch, mask):
+    x, y = batch
+    start = (np.full(x.shape[1:], 0.5, np.float32) * mask).astype(np.float32)
+    new = patch.sticker_step(trained_cnn, x, y, start, mask, 0.1)
+    assert new.shape == start.shape and new.min() >= 0 and new.max() <= 1
+    assert np.array_equal(new[mask[..., 0] == 0], start[mask[..., 0] == 0])
+    moved = np.abs(new - start)[mask[..., 0] == 1]
+    assert np.allclose(moved[moved > 0], 0.1, atol=1e-6) and (moved > 0).mean() > 0.5
+    with pytest.raises(ValueError, match="shape of one image"):
+        patch.sticker_step(trained_cnn, x, y, start[:5], mask, 0.1)
+
+
+def test_universal_sticker_with_a_step_function_equals_the_default(trained_cnn, batch, mask):
+    x, y = batch
+    default = patch.universal_sticker(trained_cnn, x, y, mask, steps=3)
+    mine = patch.universal_sticker(trained_cnn, x, y, mask, steps=3,
+                                   step=lambda m, xs, ys, s, k, a: patch.sticker_step(m, xs, ys, s, k, a))
+    assert np.allclose(default, mine)
+    with pytest.raises(ValueError, match="untargeted"):
+        patch.universal_sticker(trained_cnn, x, y, mask, steps=1, target=1, step=patch.sticker_step)

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import utils
-from utils import checks, keras, metrics, models, privacy, tf, training
+from utils import keras, metrics, models, privacy, tf, training
 
 
 def _small_mlp(seed=0):
@@ -287,51 +287,61 @@ def test_membership_inference_rejects_bad_arguments(digits, trained_mlp):
 
 # ------------------------------------------------------------------ Lab 05 self-checks
 
-def _run_check(capsys, check, fn):
-    check(fn)
-    return capsys.readouterr().out
+
+def test_loss_threshold_roc_matches_sklearn():
+    rng = np.random.default_rng(0)
+    members, non_members = rng.exponential(0.5, 40), rng.exponential(1.0, 50)
+    fpr, tpr, auc = privacy.loss_threshold_roc(members, non_members)
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
+    assert auc == pytest.approx(roc_auc_score(np.r_[np.ones(40), np.zeros(50)], -np.r_[members, non_members]))
+    assert privacy.loss_threshold_roc([0.1, 0.5, 0.5], [0.5, 0.9])[2] == pytest.approx(5 / 6)  # ties count ½
+    with pytest.raises(ValueError, match="at least one"):
+        privacy.loss_threshold_roc([], [0.1])
 
 
-def test_lab05_checks_accept_right_and_reject_wrong_answers(capsys):
-    def loss_right(model, x, y):
-        probs = model(x).numpy().astype(float)
-        return -np.log(probs[np.arange(len(y)), y])
+def test_membership_inference_with_a_given_roc_gives_the_same_summaries(digits, trained_mlp):
+    members = (digits.x_train[:60], digits.y_train[:60])
+    non_members = (digits.x_test[:60], digits.y_test[:60])
+    default = privacy.membership_inference(trained_mlp, members, non_members)
+    given = privacy.membership_inference(trained_mlp, members, non_members, roc=privacy.loss_threshold_roc)
+    assert given.auc == pytest.approx(default.auc)
+    assert given.advantage == pytest.approx(default.advantage)
+    assert given.tpr_at_1_fpr == pytest.approx(default.tpr_at_1_fpr)
+    table = privacy.membership_inference_per_class(trained_mlp, members, non_members,
+                                                   roc=privacy.loss_threshold_roc)
+    np.testing.assert_allclose(table.auc, privacy.membership_inference_per_class(trained_mlp, members,
+                                                                                 non_members).auc)
 
-    def loss_summed(model, x, y):
-        return -np.log(model(x).numpy().astype(float)).sum(axis=1)
 
-    assert "all checks passed" in _run_check(capsys, checks.exercise_5_1, loss_right)
-    assert "all classes" in _run_check(capsys, checks.exercise_5_1, loss_summed)
+def test_dp_sgd_gradient_is_privatize_with_the_noise_given():
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(6, 3, 2)).astype(np.float32), rng.normal(size=(6, 2)).astype(np.float32)]
+    noise = [rng.normal(size=(3, 2)), rng.normal(size=(2,))]
+    before = [g.copy() for g in grads]
+    got = privacy.dp_sgd_gradient(grads, noise, 1.0, 0.7, 4.0)
+    assert all(np.array_equal(a, b) for a, b in zip(grads, before))
+    clipped, _ = privacy.clip_gradients([tf.constant(g) for g in grads], 1.0)
+    for g, c, z in zip(got, clipped, noise):
+        np.testing.assert_allclose(g, (np.sum(c.numpy(), axis=0) + 0.7 * z) / 4.0, rtol=1e-5, atol=1e-6)
 
-    def roc_right(m, n):
-        t = np.unique(np.r_[m, n])
-        tpr = np.r_[0.0, [np.mean(m <= v) for v in t]]
-        fpr = np.r_[0.0, [np.mean(n <= v) for v in t]]
-        return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
-    def roc_reversed(m, n):
-        fpr, tpr, auc = roc_right(m, n)
-        return fpr, tpr, 1 - auc
+def test_dp_sgd_train_with_a_numpy_gradient_fn_learns_and_is_reproducible(digits):
+    data = (digits.x_train[:200], digits.y_train[:200])
+    runs = []
+    for _ in range(2):
+        model = _small_mlp()
+        log = privacy.dp_sgd_train(model, data, l2_norm_clip=1.0, noise_multiplier=0.5, batch_size=40,
+                                   epochs=3, learning_rate=0.5, seed=3, gradient_fn=privacy.dp_sgd_gradient)
+        runs.append([w.copy() for w in model.get_weights()])
+    assert log.steps == 15 and log.losses[-1] < log.losses[0]
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
+    calls = []
 
-    assert "all checks passed" in _run_check(capsys, checks.exercise_5_2, roc_right)
-    assert "1 − the right one" in _run_check(capsys, checks.exercise_5_2, roc_reversed)
+    def no_noise(per_example, noise, c, sigma, b):
+        calls.append(len(per_example))
+        return privacy.dp_sgd_gradient(per_example, [0 * z for z in noise], c, sigma, b)
 
-    def clip_right(grads, c):
-        n = grads[0].shape[0]
-        norms = np.sqrt(sum(np.sum(np.reshape(g, (n, -1)) ** 2, axis=1) for g in grads))
-        f = np.minimum(1.0, c / norms)
-        return [g * f.reshape((n,) + (1,) * (g.ndim - 1)) for g in grads]
-
-    def clip_per_variable(grads, c):
-        out = []
-        for g in grads:
-            norms = np.linalg.norm(np.reshape(g, (g.shape[0], -1)), axis=1)
-            out.append(g * np.minimum(1.0, c / norms).reshape((-1,) + (1,) * (g.ndim - 1)))
-        return out
-
-    def not_done(grads, c):
-        raise NotImplementedError("Exercise 5.3")
-
-    assert "all checks passed" in _run_check(capsys, checks.exercise_5_3, clip_right)
-    assert "separately" in _run_check(capsys, checks.exercise_5_3, clip_per_variable)
-    assert "not done yet" in _run_check(capsys, checks.exercise_5_3, not_done)
+    model = _small_mlp()
+    privacy.dp_sgd_train(model, data, l2_norm_clip=1.0, noise_multiplier=0.5, batch_size=40, epochs=1,
+                         gradient_fn=no_noise, freeze_zeros=True)
+    assert len(calls) == 5

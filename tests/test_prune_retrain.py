@@ -70,3 +70,41 @@ def test_rewind_and_reinitialise(tiny_data):
     assert pr.magnitude_masks(model, {"output": 0.5})["dense1"].all()
     with pytest.raises(ValueError, match="Unknown layer"):
         pr.magnitude_masks(model, {"dense9": 0.5})
+
+
+def test_iterative_prune_with_a_fair_schedule_and_given_sparsities(tiny_trained, tiny_data):
+    log = pr.SparsityLog()
+    pruned = pr.iterative_prune(tiny_trained, tiny_data, final_sparsity=0.9, rounds=2, epochs=4,
+                                round_epochs=[1, 3], sparsities=[0.6, 0.9], batch_size=32, log=log)
+    np.testing.assert_allclose(log.frame().sparsity.to_numpy(), [0.6, 0.9, 0.9, 0.9], atol=0.005)
+    assert all(abs(s - 0.9) <= 0.005 for s in _per_layer_sparsity(pruned).values())
+    with pytest.raises(ValueError, match="round_epochs"):
+        pr.iterative_prune(tiny_trained, tiny_data, final_sparsity=0.9, rounds=2, epochs=4,
+                           round_epochs=[1, 2])
+    with pytest.raises(ValueError, match="end at"):
+        pr.iterative_prune(tiny_trained, tiny_data, final_sparsity=0.9, rounds=2, epochs=4,
+                           sparsities=[0.5, 0.8])
+
+
+def test_layer_sensitivity_and_table_match_the_scan(tiny_trained, tiny_data):
+    x, y = tiny_data.x_val, tiny_data.y_val
+    before = [w.copy() for w in tiny_trained.get_weights()]
+    reference = pruning.sensitivity_scan(tiny_trained, (x, y), [0.5, 0.9])
+    assert pr.layer_sensitivity(tiny_trained, "dense1", [0.5, 0.9], x, y) == \
+        reference[reference.layer == "dense1"].accuracy.tolist()
+    assert all(np.array_equal(a, b) for a, b in zip(before, tiny_trained.get_weights()))
+    table = pr.sensitivity_table(tiny_trained, x, y, [0.5, 0.9])
+    np.testing.assert_allclose(table["drop"], reference["drop"])
+    assert list(table.layer) == list(reference.layer)
+    assert table.attrs["dense_accuracy"] == reference.attrs["dense_accuracy"]
+    with pytest.raises(ValueError, match="accuracies"):
+        pr.sensitivity_table(tiny_trained, x, y, [0.5, 0.9], measure=lambda *args: [0.5])
+
+
+def test_find_pies_and_ece():
+    dense = np.array([[1, 2, 3], [1, 2, 3], [1, 0, 3]])
+    pruned = np.array([[1, 7, 3], [1, 7, 3], [0, 2, 3]])
+    assert pr.find_pies(dense, pruned).tolist() == [1]
+    assert pr.find_pies(dense, dense).size == 0
+    probs = np.tile([0.9, 0.1], (10, 1))
+    assert abs(pr.ece(probs, np.array([0] * 5 + [1] * 5)) - 0.4) < 1e-9

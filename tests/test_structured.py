@@ -5,7 +5,7 @@ import pytest
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
 
 import utils
-from utils import checks, data, keras, models, pruning, structured, training
+from utils import data, keras, models, pruning, structured, training
 
 layers = keras.layers
 RNG = np.random.default_rng(0)
@@ -344,39 +344,69 @@ def test_tfmot_prunes_the_lstm_kernels():
     assert np.count_nonzero(cell.bias.numpy() == 0) < cell.bias.shape[0]
 
 
-# --- Lab 02 self-checks ------------------------------------------------------------------------
+# --- remove_filters and slim: the surgery one layer pair at a time ----------------------------
 
-def _reference_l1(kernel):
-    return np.abs(np.asarray(kernel)).reshape(-1, np.shape(kernel)[-1]).sum(axis=0)
-
-
-def _reference_remove(kernel, bias, next_kernel, drop):
-    return (np.delete(kernel, drop, axis=-1), np.delete(bias, drop), np.delete(next_kernel, drop, axis=2))
-
-
-def test_lab02_checks_pass_the_reference(trained_cnn, capsys):
-    checks.exercise_2_1(_reference_l1, trained_cnn)
-    checks.exercise_2_2(_reference_remove, trained_cnn)
-    out = capsys.readouterr().out
-    assert "✘" not in out and out.count("all checks passed") == 2
-
-
-def test_lab02_checks_explain_common_mistakes(trained_cnn, capsys):
-    checks.exercise_2_1(lambda k: np.abs(k).sum(axis=(0, 1, 3)), trained_cnn)
-    assert "sum over every axis except the last" in capsys.readouterr().out
-    checks.exercise_2_1(lambda k: np.asarray(k).reshape(-1, k.shape[-1]).sum(axis=0), trained_cnn)
-    assert "absolute values" in capsys.readouterr().out
-
-    def wrong_axis(kernel, bias, next_kernel, drop):
-        return np.delete(kernel, drop, axis=-1), np.delete(bias, drop), np.delete(next_kernel, drop, axis=3)
-
-    checks.exercise_2_2(wrong_axis, trained_cnn)
-    assert "axis 2" in capsys.readouterr().out
+def test_remove_filters_slices_conv_bias_bn_and_the_next_conv():
+    rng = np.random.default_rng(0)
+    kernel, bias, nxt = rng.normal(size=(3, 3, 2, 5)), rng.normal(size=5), rng.normal(size=(3, 3, 5, 4))
+    bn = [rng.normal(size=5) for _ in range(4)]
+    new_kernel, new_bias, new_next, new_bn = structured.remove_filters(kernel, bias, nxt, [3, 1], bn=bn)
+    keep = [0, 2, 4]
+    np.testing.assert_array_equal(new_kernel, kernel[..., keep])
+    np.testing.assert_array_equal(new_bias, bias[keep])
+    np.testing.assert_array_equal(new_next, nxt[:, :, keep])
+    assert all(np.array_equal(a, w[keep]) for a, w in zip(new_bn, bn))
+    assert structured.remove_filters(kernel, None, nxt, [1])[1] is None
+    assert structured.remove_filters(kernel, bias, nxt, [1])[3] is None
 
 
-def test_lab02_checks_welcome_unfinished_stubs(trained_cnn, capsys):
-    def stub(*args):
-        raise NotImplementedError("Exercise 2.1: replace this line with your code")
+def test_remove_filters_follows_a_channels_last_flatten():
+    rng = np.random.default_rng(1)
+    kernel, nxt = rng.normal(size=(3, 3, 2, 5)), rng.normal(size=(4 * 5, 3))
+    _, _, new_next, _ = structured.remove_filters(kernel, np.zeros(5), nxt, [1, 3])
+    np.testing.assert_array_equal(new_next, nxt.reshape(4, 5, 3)[:, [0, 2, 4]].reshape(12, 3))
 
-    assert checks.exercise_2_1(stub, trained_cnn) is None
-    assert "not done yet" in capsys.readouterr().out
+
+def test_remove_filters_rejects_bad_indices_and_shapes():
+    kernel = np.ones((3, 3, 2, 5))
+    with pytest.raises(ValueError, match="distinct filter indices"):
+        structured.remove_filters(kernel, np.ones(5), np.ones((3, 3, 5, 4)), [1, 1])
+    with pytest.raises(ValueError, match="does not take the 5 channels"):
+        structured.remove_filters(kernel, np.ones(5), np.ones((7, 4)), [1])
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.5, {"conv3": 0.5}])
+def test_slim_equals_prune_filters(trained_cnn, ratio):
+    x = np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32)
+    reference, slimmed = structured.prune_filters(trained_cnn, ratio), structured.slim(trained_cnn, ratio)
+    assert [w.shape for w in slimmed.get_weights()] == [w.shape for w in reference.get_weights()]
+    np.testing.assert_allclose(slimmed(x).numpy(), reference(x).numpy(), atol=1e-6)
+
+
+def test_slim_handles_batchnorm_and_random_choice():
+    utils.set_seed(0)
+    layers = utils.keras.layers
+    model = utils.keras.Sequential([
+        utils.keras.Input((8, 8, 1)), layers.Conv2D(6, 3, name="c1"), layers.BatchNormalization(name="bn"),
+        layers.ReLU(), layers.Conv2D(4, 3, name="c2"), layers.Flatten(), layers.Dense(3, name="out")])
+    x = np.random.default_rng(0).random((4, 8, 8, 1), dtype=np.float32)
+    bn = model.get_layer("bn")
+    bn.set_weights([w + np.arange(6) for w in bn.get_weights()])
+    np.testing.assert_allclose(structured.slim(model, 0.5)(x).numpy(),
+                               structured.prune_filters(model, 0.5)(x).numpy(), atol=1e-5)
+    first = structured.slim(model, 0.5, criterion="random", seed=1)
+    assert first.get_layer("c1").filters == 3 and first.get_layer("bn").gamma.shape == (3,)
+    again = structured.slim(model, 0.5, criterion="random", seed=1)
+    np.testing.assert_array_equal(first.get_layer("c1").kernel.numpy(), again.get_layer("c1").kernel.numpy())
+
+
+def test_slim_builds_what_remove_returns(trained_cnn):
+    def wrong_width(kernel, bias, next_kernel, drop, bn=None):
+        return kernel, bias, next_kernel, bn  # removes nothing: the widths stay
+
+    kept = structured.slim(trained_cnn, {"conv1": 0.5}, remove=wrong_width)
+    assert kept.get_layer("conv1").filters == 32
+
+
+def test_filter_l1_norms_of_a_dense_kernel():
+    np.testing.assert_allclose(structured.filter_l1_norms(np.array([[1.0, -2.0], [-3.0, 0.5]])), [4.0, 2.5])

@@ -11,30 +11,51 @@ def _rows(text):
     return [line for line in text.splitlines() if line.startswith("| `")]
 
 
-def test_format_table_has_one_row_per_notebook_and_the_right_verdicts():
-    text = format_table([Timing("solutions/a.ipynb", 42.04, 38.5), Timing("solutions/b.ipynb", 61.0, 55.0),
-                         Timing("labs/c.ipynb", 10.0, None, ok=False)],
+def test_format_table_reports_seconds_and_units_with_the_right_verdicts():
+    text = format_table([Timing("solutions/a.ipynb", 42.04, 38.5, unit_s=7.0),
+                         Timing("solutions/b.ipynb", 99.0, 90.0, unit_s=8.0),
+                         Timing("labs/c.ipynb", 10.0, None, ok=False, unit_s=9.0)],
                         date="2026-01-31", machine="Linux x86_64, 2 CPU cores")
     rows = _rows(text)
-    assert rows == ["| `solutions/a.ipynb` | 42.0 | 38.5 | 60 | ✔ |",
-                    "| `solutions/b.ipynb` | 61.0 | 55.0 | 60 | ✘ |",
-                    "| `labs/c.ipynb` | 10.0 | – | 60 | ✘ (error) |"]
-    assert "2026-01-31" in text and "2 CPU cores" in text
-    assert "1 of 3 within the 60 s budget" in text
-    assert "| notebook | wall time (s) | CPU time (s) | budget (s) | within budget |" in text
+    assert rows == ["| `solutions/a.ipynb` | 42.0 | 38.5 | 7.0 | 6.0 | 12 | ✔ |",
+                    "| `solutions/b.ipynb` | 99.0 | 90.0 | 8.0 | 12.4 | 12 | ✘ |",
+                    "| `labs/c.ipynb` | 10.0 | – | 9.0 | 1.1 | 12 | ✘ (error) |"]
+    assert "2026-01-31" in text and "2 CPU cores" in text and "median 8.0 s" in text
+    assert "1 of 3 within the budget of 12 units" in text
+
+
+def test_units_are_relative_to_the_reference_measured_with_the_notebook():
+    # the same notebook on a machine twice as slow: twice the seconds, the same units
+    fast, slow = Timing("x.ipynb", 50.0, unit_s=5.0), Timing("x.ipynb", 100.0, unit_s=10.0)
+    assert fast.units == slow.units == 10.0
+    assert Timing("x.ipynb", 50.0).units is None
 
 
 def test_format_table_budget_is_inclusive_and_configurable():
-    assert _rows(format_table([Timing("x.ipynb", 60.0)], date="d", machine="m"))[0].endswith("| ✔ |")
-    assert _rows(format_table([Timing("x.ipynb", 60.0)], date="d", machine="m", budget=45))[0].endswith(
-        "| 45 | ✘ |")
+    at_budget = Timing("x.ipynb", 60.0, unit_s=5.0)
+    assert _rows(format_table([at_budget], date="d", machine="m"))[0].endswith("| ✔ |")
+    assert _rows(format_table([at_budget], date="d", machine="m", budget=10))[0].endswith("| 10 | ✘ |")
 
 
-def test_format_table_rejects_empty_input_and_bad_budget():
+def test_format_table_rejects_empty_input_bad_budget_and_missing_units():
     with pytest.raises(ValueError, match="at least one"):
         format_table([], date="d", machine="m")
     with pytest.raises(ValueError, match="budget"):
-        format_table([Timing("x.ipynb", 1.0)], date="d", machine="m", budget=0)
+        format_table([Timing("x.ipynb", 1.0, unit_s=1.0)], date="d", machine="m", budget=0)
+    with pytest.raises(ValueError, match="reference workload"):
+        format_table([Timing("x.ipynb", 1.0)], date="d", machine="m")
+
+
+def test_reference_seconds_are_read_from_the_workloads_output():
+    assert timings.reference_seconds("noise\nREFERENCE_S=7.812\n") == 7.812
+    with pytest.raises(ValueError, match="REFERENCE_S"):
+        timings.reference_seconds("the kernel died")
+
+
+def test_the_reference_workload_is_the_seed_cnn_for_15_epochs_on_digits_at_batch_32():
+    code = "\n".join(timings.REFERENCE_CELLS)
+    for part in ("models.seed_cnn()", "load_dataset('digits')", "epochs=15", "batch_size=32"):
+        assert part in code
 
 
 def test_replace_between_markers_keeps_everything_outside():

@@ -41,8 +41,9 @@ from ._validate import check_int, check_labels, check_real, check_same_length
 from .pruning import prune_weights
 from .training import VALIDATION_BATCH_SIZE, check_class_weight, loss_for, train, training_batches
 
-__all__ = ["input_gradient", "fgsm", "pgd", "robust_accuracy", "adversarial_train",
-           "prune_and_fine_tune", "AdversarialTrainer", "ATTACKS"]
+__all__ = ["input_gradient", "fgsm", "pgd_step", "pgd", "robust_accuracy", "adversarial_train",
+           "adversarial_train_step", "adversarial_fit", "prune_and_fine_tune", "AdversarialTrainer",
+           "ATTACKS"]
 
 
 # ------------------------------------------------------------------ argument checks
@@ -142,7 +143,38 @@ def fgsm(model, x, y, eps, *, samples=1, clip=(0.0, 1.0), batch_size=512, from_l
     return np.clip(x + eps * np.sign(grad), clip[0], clip[1]).astype(np.float32)
 
 
-def _pgd_batch(model, x, y, eps, alpha, steps, random_start, samples, clip, rng, from_logits):
+def pgd_step(model, x_adv, x, y, eps, alpha):
+    """One PGD iteration (Madry et al., ICLR 2018): a signed-gradient step, then two projections.
+
+    ``x_next = clip_[0,1]( clip_[x-eps, x+eps]( x_adv + alpha · sign(∇ loss(model(x_adv), y)) ) )``
+
+    The gradient is taken at the *current* point ``x_adv``; the projection is onto the L∞ ball
+    around the *clean* images ``x`` (not around ``x_adv``), then onto the valid pixel range [0, 1].
+
+    Args:
+        model: a tf_keras classifier (softmax or logits outputs).
+        x_adv: the current adversarial images ``(n, h, w, c)``, inside the ball and the range.
+        x: the clean images ``(n, h, w, c)`` in [0, 1].
+        y: true integer labels ``(n,)``.
+        eps: L∞ budget; alpha: step size.
+
+    Returns:
+        The next iterate, float32, same shape as ``x``.
+    """
+    x, y = _check_inputs(x, y)
+    x_adv = _check_inputs(x_adv)
+    gradient = input_gradient(model, x_adv, y)
+    stepped = x_adv + alpha * np.sign(gradient)
+    return np.clip(np.clip(stepped, x - eps, x + eps), 0.0, 1.0).astype(np.float32)
+
+
+def _pgd_batch(model, x, y, eps, alpha, steps, random_start, samples, clip, rng, from_logits, step=None):
+    if step is not None:  # a pgd_step(model, x_adv, x, y, eps, alpha) function, e.g. a student's
+        x_adv = np.clip(x + rng.uniform(-eps, eps, size=x.shape), 0.0, 1.0).astype(np.float32) \
+            if random_start else x.copy()
+        for _ in range(steps):
+            x_adv = np.asarray(step(model, x_adv, x, y, eps, alpha), dtype=np.float32)
+        return x_adv
     x = tf.constant(x)
     y = tf.constant(y)
     if random_start:
@@ -161,7 +193,7 @@ def _fooled(model, x_adv, y):
 
 
 def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, samples=1,
-        clip=(0.0, 1.0), batch_size=512, seed=0, from_logits=None):
+        clip=(0.0, 1.0), batch_size=512, seed=0, from_logits=None, step=None):
     """Projected Gradient Descent attack (Madry et al., ICLR 2018), untargeted, L∞.
 
     Start at a uniformly random point of the ``eps``-ball around ``x`` (if ``random_start``),
@@ -184,11 +216,20 @@ def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, sample
         clip: the valid input range.
         seed: seed of the random starts (same seed → same adversarial examples).
         from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
+        step: optional function ``step(model, x_adv, x, y, eps, alpha) -> x_next`` doing one
+            iteration (e.g. :func:`pgd_step`, or a student's version of it); ``None`` uses the
+            built-in compiled iteration. A ``step`` works on the range [0, 1] with ``samples=1``.
 
     Returns:
         ``x_adv``, float32, same shape as ``x``.
     """
     from_logits = outputs_logits(model, from_logits)
+    if step is not None:
+        if not callable(step):
+            raise TypeError("step must be a function step(model, x_adv, x, y, eps, alpha), "
+                            f"got {type(step).__name__}")
+        if tuple(clip) != (0.0, 1.0) or samples != 1:
+            raise ValueError("a custom step works on the range [0, 1] with samples=1")
     x, y = _check_inputs(x, y, clip)
     eps = _check_eps(eps, clip)
     steps = check_int(steps, "steps", minimum=1)
@@ -206,7 +247,7 @@ def pgd(model, x, y, eps, *, alpha, steps, random_start=True, restarts=1, sample
             if idx.size == 0:
                 break
             x_adv = _pgd_batch(model, x[s][idx], y[s][idx], eps, alpha, steps, random_start,
-                               samples, clip, rng, from_logits)
+                               samples, clip, rng, from_logits, step)
             best[s.start + idx] = x_adv
             remaining[idx[_fooled(model, x_adv, y[s][idx])]] = False
     return best
@@ -361,8 +402,82 @@ def adversarial_train(model, data, *, eps, epochs, attack="fgsm", alpha=None, st
                        class_weight=class_weight, validation_batch_size=VALIDATION_BATCH_SIZE)
 
 
+def adversarial_train_step(model, optimizer, x, y, eps):
+    """One step of FGSM adversarial training with a random start (Wong, Rice, Kolter, ICLR 2020).
+
+    1. start at a uniformly random point of the ``eps``-ball around the batch ``x``;
+    2. make the adversarial batch against the *current* weights: one :func:`pgd_step` of size
+       ``1.25 · eps`` (projected back onto the ball and [0, 1]);
+    3. one optimiser step on the mean cross-entropy of the *adversarial* batch (Madry et al.'s
+       min-max objective: minimise the loss of the worst case found inside the ball).
+
+    Args:
+        model: a tf_keras classifier with softmax outputs, trained in place.
+        optimizer: a Keras optimiser, e.g. ``keras.optimizers.Adam(1e-3)``.
+        x: a batch of clean images ``(n, h, w, c)`` in [0, 1]; y: its integer labels ``(n,)``.
+        eps: the L∞ budget.
+
+    Returns:
+        The mean loss on the adversarial batch (a float, before the update).
+    """
+    x, y = _check_inputs(x, y)
+    start = np.clip(x + tf.random.uniform(x.shape, -eps, eps).numpy(), 0.0, 1.0)
+    x_adv = pgd_step(model, start, x, y, eps, 1.25 * eps)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, model(x_adv, training=True)))
+    gradients = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+    return float(loss)
+
+
+def adversarial_fit(model, data, *, eps, epochs, train_step=adversarial_train_step, batch_size=32,
+                    learning_rate=1e-3, augment_shift=0, masks=None):
+    """Adversarial training written as a plain loop over batches that calls ``train_step``.
+
+    The same training as :func:`adversarial_train` with its default FGSM-with-random-start
+    attack, but every step is a call to ``train_step(model, optimizer, x, y, eps)`` — e.g.
+    :func:`adversarial_train_step` or a student's version of it — so one can see (and replace)
+    what a step does. Runs eagerly: slower than the compiled :func:`adversarial_train`.
+
+    Args:
+        model: a tf_keras classifier with softmax outputs, trained in place.
+        data: a :class:`utils.data.Dataset` with images in [0, 1] (its training split is used).
+        eps: the L∞ budget; epochs: passes over the training set.
+        train_step: the function doing one step (see above).
+        batch_size, learning_rate, augment_shift: as in :func:`utils.training.train` (Adam).
+        masks: optional ``{layer_name: bool array}``; after every step the masked-out kernel weights
+            are set back to zero (adversarial fine-tuning of a pruned model).
+
+    Returns:
+        A list with the mean training loss of each epoch.
+    """
+    require_model(model)
+    eps = _check_eps(eps)
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if not callable(train_step):
+        raise TypeError("train_step must be a function (model, optimizer, x, y, eps), "
+                        f"got {type(train_step).__name__}")
+    _check_inputs(data.x_train)
+    keeper = None
+    if masks:
+        keeper = FixedMask(masks)
+        keeper.set_model(model)
+        keeper.apply()
+    optimizer = keras.optimizers.Adam(learning_rate)
+    history = []
+    for _ in range(epochs):
+        losses = []
+        for x, y in training_batches(data, batch_size, augment_shift):
+            losses.append(float(train_step(model, optimizer, x.numpy(), y.numpy(), eps)))
+            if keeper is not None:
+                keeper.apply()
+        history.append(float(np.mean(losses)))
+    return history
+
+
 def prune_and_fine_tune(model, data, *, sparsity, epochs, eps=0.0, scope="global", batch_size=32,
-                        learning_rate=1e-3, augment_shift=0, verbose=0, **attack_kwargs):
+                        learning_rate=1e-3, augment_shift=0, verbose=0, train_step=None, **attack_kwargs):
     """One-shot magnitude pruning, then fine-tuning with the mask fixed — clean or adversarial.
 
     1. :func:`utils.pruning.prune_weights` zeroes the fraction ``sparsity`` of the smallest
@@ -385,6 +500,9 @@ def prune_and_fine_tune(model, data, *, sparsity, epochs, eps=0.0, scope="global
         eps: the L∞ budget of adversarial fine-tuning; 0 for clean fine-tuning.
         scope: ``"global"`` or ``"layer"``, as in :func:`utils.pruning.prune_weights`.
         batch_size, learning_rate, augment_shift, verbose: as in :func:`utils.training.train`.
+        train_step: for adversarial fine-tuning, an optional ``train_step(model, optimizer, x, y, eps)``
+            function (e.g. :func:`adversarial_train_step` or a student's): then the fine-tuning is
+            :func:`adversarial_fit` with it instead of the compiled :func:`adversarial_train`.
         **attack_kwargs: ``attack``, ``alpha``, ``steps`` of adversarial fine-tuning.
 
     Returns:
@@ -394,10 +512,16 @@ def prune_and_fine_tune(model, data, *, sparsity, epochs, eps=0.0, scope="global
     pruned = prune_weights(model, sparsity, scope=scope)
     masks = kernel_masks(pruned)
     if eps == 0.0:
-        if attack_kwargs:
-            raise ValueError(f"{sorted(attack_kwargs)} only apply to adversarial fine-tuning (eps > 0)")
+        if attack_kwargs or train_step is not None:
+            raise ValueError(f"{sorted(attack_kwargs) or ['train_step']} only apply to adversarial "
+                             "fine-tuning (eps > 0)")
         train(pruned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
               augment_shift=augment_shift, callbacks=[FixedMask(masks)], verbose=verbose)
+    elif train_step is not None:
+        if attack_kwargs or verbose:
+            raise ValueError(f"{sorted(attack_kwargs) or ['verbose']} do not apply with a train_step")
+        adversarial_fit(pruned, data, eps=eps, epochs=epochs, train_step=train_step, batch_size=batch_size,
+                        learning_rate=learning_rate, augment_shift=augment_shift, masks=masks)
     else:
         adversarial_train(pruned, data, eps=eps, epochs=epochs, batch_size=batch_size,
                           learning_rate=learning_rate, augment_shift=augment_shift, masks=masks,

@@ -38,7 +38,7 @@ from .calibration import expected_calibration_error
 from .metrics import accuracy, compare_latency, count_params, gzipped_size, per_class_accuracy
 from .privacy import membership_inference
 
-__all__ = ["security_audit", "AuditReport"]
+__all__ = ["security_audit", "AuditReport", "recall_per_class", "precision_recall_at", "precision_at_recall"]
 
 
 @dataclass
@@ -165,6 +165,69 @@ def _attack_subset(x, y, max_examples, seed):
     return x[chosen], y[chosen]
 
 
+def recall_per_class(y_true, y_pred, num_classes):
+    """Recall of every class: of the examples of class ``c``, the share predicted as ``c``.
+
+    Args:
+        y_true, y_pred: integer labels ``(n,)``.
+        num_classes: the number of classes ``C``.
+
+    Returns:
+        float array ``(C,)``; ``nan`` for a class without examples (its recall is undefined).
+    """
+    y_true, y_pred = check_labels(y_true, "y_true"), check_labels(y_pred, "y_pred")
+    check_same_length(y_true=y_true, y_pred=y_pred)
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
+    recall = np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        of_class = y_true == c
+        if of_class.any():
+            recall[c] = np.mean(y_pred[of_class] == c)
+    return recall
+
+
+def precision_recall_at(y, scores, threshold):
+    """``(precision, recall)`` of a binary scorer that flags every ``score >= threshold``.
+
+    Precision is 1.0 when nothing is flagged (there are no false alarms); recall then shows the
+    problem. ``y`` holds 0/1 labels with at least one positive.
+    """
+    y, scores = check_labels(y, "y"), np.asarray(scores, dtype=np.float64)
+    check_same_length(y=y, scores=scores)
+    if not np.any(y == 1):
+        raise ValueError("recall is undefined without positive examples")
+    flagged = scores >= float(threshold)
+    tp = int(np.sum(flagged & (y == 1)))
+    precision = 1.0 if not flagged.any() else tp / int(flagged.sum())
+    return float(precision), float(tp / np.sum(y == 1))
+
+
+def precision_at_recall(y, scores, target_recall):
+    """Precision of a binary scorer at the operating point that first reaches ``target_recall``.
+
+    The threshold is the highest one whose recall on ``(y, scores)`` is at least the target
+    (flag ``scores >= threshold``; ties at the threshold are flagged too). Comparing two models'
+    precision at the *same recall* compares their precision–recall curves where it matters,
+    instead of at one fixed threshold where they catch different shares of the positives.
+
+    Args:
+        y: 0/1 labels ``(n,)`` with at least one positive; scores: positive-class scores ``(n,)``.
+        target_recall: in (0, 1].
+
+    Returns:
+        The precision TP / (TP + FP) at that threshold, a float in [0, 1].
+    """
+    y, scores = check_labels(y, "y"), np.asarray(scores, dtype=np.float64)
+    check_same_length(y=y, scores=scores)
+    target_recall = check_real(target_recall, "target_recall", low=0.0, high=1.0, low_open=True)
+    positives = np.sort(scores[y == 1])[::-1]
+    if positives.size == 0:
+        raise ValueError("precision_at_recall needs at least one positive example")
+    threshold = positives[int(np.ceil(target_recall * positives.size)) - 1]
+    flagged = scores >= threshold
+    return float(np.sum(flagged & (y == 1)) / np.sum(flagged))
+
+
 def _worst_class(reference, candidate, x, y, class_names):
     """(name, reference accuracy, candidate accuracy) of the class whose accuracy dropped most."""
     num_classes = int(y.max()) + 1 if class_names is None else len(class_names)
@@ -203,7 +266,7 @@ def _model_rows(model, x, y, x_attack, y_attack, *, attacks, eps, pgd_steps, mem
 
 def security_audit(reference, candidate, data, *, attacks=tuple(ATTACKS), eps=0.1, pgd_steps=10,
                    membership=None, extra_metrics=None, names=("dense", "pruned"), max_examples=None,
-                   latency_batch=1, latency_runs=20, seed=0, from_logits=None):
+                   latency_batch=1, latency_runs=20, seed=0, from_logits=None, attack_data=None):
     """Measure a candidate (pruned) model against a reference (dense) one, efficiency and security.
 
     Args:
@@ -225,6 +288,9 @@ def security_audit(reference, candidate, data, *, attacks=tuple(ATTACKS), eps=0.
         latency_batch: batch size of the latency measurement (1 = one request at a time).
         latency_runs: timed calls per model (round-robin).
         seed: seed of the attack subset.
+        attack_data: optional ``(x, y)`` pair the attacks use instead of the seeded draw (e.g.
+            the very images a lab attacked, so that the audit's attack rows match its numbers);
+            ``max_examples`` is then ignored.
         from_logits: ``None`` detects, for each model separately, whether it outputs logits;
             ``True``/``False`` says so for both; a pair ``(reference, candidate)`` of those says
             so for each. Passed on to the ECE, membership and attack rows (``extra_metrics``
@@ -241,7 +307,10 @@ def security_audit(reference, candidate, data, *, attacks=tuple(ATTACKS), eps=0.
     if reference.output_shape[-1] != candidate.output_shape[-1]:
         raise ValueError("reference and candidate must predict the same classes, got "
                          f"{reference.output_shape[-1]} and {candidate.output_shape[-1]} outputs")
-    x_attack, y_attack = _attack_subset(x, y, max_examples, seed)
+    if attack_data is None:
+        x_attack, y_attack = _attack_subset(x, y, max_examples, seed)
+    else:
+        x_attack, y_attack = _test_split(attack_data)
     options = dict(attacks=attacks, eps=eps, pgd_steps=pgd_steps, membership=membership,
                    extra_metrics=extra_metrics)
     ref_rows = _model_rows(reference, x, y, x_attack, y_attack, from_logits=ref_logits, **options)

@@ -22,11 +22,12 @@ import numpy as np
 from . import keras, structured
 from ._core import copy_model, require_model
 from ._validate import check_choice, check_fraction, check_images, check_int, check_labels
-from .metrics import predict_classes
+from .metrics import accuracy, predict_classes
 from .training import train
 
 __all__ = ["add_trigger", "trigger_mask", "poison", "attack_success_rate", "channel_activity",
-           "dormant_channels", "remove_channels", "prune_dormant", "fine_prune"]
+           "dormant_channels", "remove_channels", "prune_dormant", "fine_prune",
+           "fine_prune_with_stopping_rule"]
 
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
 PATTERNS = ("checkerboard", "square")
@@ -300,3 +301,46 @@ def fine_prune(model, clean_x, *, layer, ratio, data, epochs=5, batch_size=32, l
     train(pruned, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
           augment_shift=augment_shift)
     return pruned
+
+
+def fine_prune_with_stopping_rule(model, x_val, y_val, layer, max_drop, step, fine_tune):
+    """Fine-Pruning whose pruning ratio is chosen by a stopping rule on clean validation data.
+
+    Liu, Dolan-Gavitt and Garg (RAID 2018) prune the last convolution's channels in increasing order of
+    their mean activation on clean data and stop once the clean validation accuracy has fallen too far;
+    then they fine-tune. Here:
+
+    1. rank the channels of ``layer`` by mean activation on ``x_val`` (:func:`dormant_channels`);
+    2. for ``count = step, 2·step, …`` (fewer than all channels): remove the ``count`` most dormant
+       channels of the *original* model (pruning alone, :func:`remove_channels`) and measure the clean
+       accuracy on ``(x_val, y_val)``; stop at the first ``count`` whose accuracy is more than ``max_drop``
+       below the unpruned model's, and keep the last count before it (0 if the first step already fails);
+    3. call ``fine_tune(pruned)`` once on the model pruned at that count and return it.
+
+    The defender never sees the trigger or the test set: the ratio follows from clean validation data.
+
+    Args:
+        model: the (possibly backdoored) tf_keras model; never modified.
+        x_val, y_val: the defender's clean validation images and labels.
+        layer: the convolution to prune (Liu et al.: the last one).
+        max_drop: the largest tolerated fall of validation accuracy, as a fraction (0.04 = 4 pt).
+        step: channels removed per pruning step (a positive int).
+        fine_tune: a function ``fine_tune(pruned_model)`` that trains it in place on clean data.
+
+    Returns:
+        ``(fine_tuned_model, pruned_channels)``; ``pruned_channels`` are the removed indices of ``layer``,
+        most dormant first.
+    """
+    require_model(model)
+    step = check_int(step, "step", minimum=1)
+    channels = model.get_layer(layer).filters
+    order = dormant_channels(model, x_val, layer, (channels - 1) / channels)
+    base = accuracy(model, x_val, y_val)
+    keep = 0
+    for count in range(step, channels, step):
+        if base - accuracy(remove_channels(model, layer, order[:count]), x_val, y_val) > max_drop:
+            break
+        keep = count
+    pruned = remove_channels(model, layer, order[:keep])
+    fine_tune(pruned)
+    return pruned, order[:keep]

@@ -25,7 +25,8 @@ from ._validate import check_labels, check_real
 from .metrics import predict_proba
 
 __all__ = ["positive_scores", "confusion_at", "recall_at", "precision_at", "sensitivity_specificity",
-           "pr_auc", "threshold_for_recall", "balanced_class_weight"]
+           "pr_auc", "threshold_for_recall", "threshold_for_false_alarm_rate", "screening_summary",
+           "balanced_class_weight"]
 
 
 def _check_labels_scores(y, scores):
@@ -106,6 +107,35 @@ def sensitivity_specificity(y, scores, threshold=0.5):
     c = confusion_at(y, scores, threshold)
     return (_ratio(c["tp"], c["tp"] + c["fn"], "sensitivity (no positive examples)"),
             _ratio(c["tn"], c["tn"] + c["fp"], "specificity (no negative examples)"))
+
+
+def screening_summary(y, scores, threshold=0.5):
+    """``(sensitivity, specificity, missed)``: the two rates in [0, 1] and the *number* of positives missed.
+
+    How a clinician reads a screening test (Lab 11, Exercise 11.1): a case is flagged when its score
+    is ``>= threshold``; ``missed`` counts the positives (e.g. malignant cases) left unflagged.
+    """
+    sensitivity, specificity = sensitivity_specificity(y, scores, threshold)
+    return float(sensitivity), float(specificity), confusion_at(y, scores, threshold)["fn"]
+
+
+def threshold_for_false_alarm_rate(y, scores, rate):
+    """The lowest threshold whose false-alarm rate FP / (FP + TN) on ``(y, scores)`` is at most ``rate``.
+
+    This sets an **operating point by its false alarms**: two models (e.g. dense and pruned) compared
+    at thresholds chosen this way on the same validation data refer the same share of negatives, so a
+    difference in their sensitivity is not bought with more false alarms. With ``k = floor(rate · n_neg)``
+    false alarms allowed, the threshold lies just above the (k+1)-th highest negative score.
+    """
+    y, scores = _check_labels_scores(y, scores)
+    rate = check_real(rate, "rate", low=0.0, high=1.0)
+    negatives = np.sort(scores[y == 0])[::-1]
+    if negatives.size == 0:
+        raise ValueError("a false-alarm rate needs negative examples (y == 0)")
+    allowed = int(np.floor(rate * negatives.size + 1e-9))
+    if allowed >= negatives.size:
+        return 0.0
+    return float(np.nextafter(negatives[allowed], np.inf))
 
 
 def pr_auc(y, scores):

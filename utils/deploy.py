@@ -32,13 +32,13 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from . import tf
-from ._core import require_model, stripped
+from ._core import prunable_layers, require_model, stripped
 from ._validate import check_choice, check_int
 from .metrics import check_runs, summarise_times, time_once
 
-__all__ = ["QUANTIZE_MODES", "to_tflite", "tflite_function", "tflite_predict", "tflite_latency",
-           "tflite_io", "tflite_io_types", "gzipped_bytes", "litert_interpreter", "quiet_tflite",
-           "check_tflite_bytes"]
+__all__ = ["QUANTIZE_MODES", "to_tflite", "to_int8_tflite", "tflite_function", "tflite_predict",
+           "tflite_latency", "tflite_io", "tflite_io_types", "gzipped_bytes", "litert_interpreter",
+           "quiet_tflite", "check_tflite_bytes", "layers_to_prune", "release_policy", "quantize"]
 
 QUANTIZE_MODES = (None, "dynamic", "int8")
 
@@ -245,6 +245,11 @@ def _quantize(x, detail):
     return np.clip(q, info.min, info.max).astype(detail["dtype"])
 
 
+def quantize(x, scale, zero_point):
+    """Float array → int8: ``round(x / scale) + zero_point``, saturated to [-128, 127] (Lab 12, Ex. 12.4)."""
+    return _quantize(np.asarray(x, dtype=np.float32), {"quantization": (scale, zero_point), "dtype": np.int8})
+
+
 def _dequantize(q, detail):
     """Integer outputs → floats: ``x = scale · (q − zero_point)``."""
     scale, zero_point = detail["quantization"]
@@ -380,3 +385,60 @@ def tflite_latency(model_bytes, x, *, warmup=3, runs=20, num_threads=None):
         run(x)
     return summarise_times([time_once(run, x) for _ in range(runs)])
 
+
+
+# ------------------------------------------------------------------ the lab's workflow (Lab 12)
+
+def to_int8_tflite(model, calibration_x):
+    """Full-integer (int8) ``.tflite`` bytes of ``model`` with float32 inputs and outputs.
+
+    The same as ``to_tflite(model, quantize="int8", representative=calibration_x)``, with the
+    signature of Lab 12's Exercise 12.2.
+    """
+    return to_tflite(model, quantize="int8", representative=calibration_x)
+
+
+def layers_to_prune(model, min_share):
+    """Names of the Dense/Conv layers whose kernel holds at least ``min_share`` of all kernel weights.
+
+    A pruning strategy's *where* (Lab 12, Exercise 12.1): pruning a layer can save at most its share
+    of the weights, so small layers are left dense. Biases are not counted; the model's layer order
+    is kept.
+    """
+    require_model(model)
+    sizes = {layer.name: int(np.prod(layer.kernel.shape)) for layer in prunable_layers(model)}
+    total = sum(sizes.values())
+    return [name for name, n in sizes.items() if n / total >= min_share]
+
+
+def release_policy(measured, limits):
+    """Decide ``"release"`` or ``"hold"`` from an audit's measured values and limits fixed in advance.
+
+    A release policy is written *before* the audit is seen (Lab 12, Exercise 12.5), so that the
+    numbers cannot bend the rule. Every limit is a pair ``(direction, bound)``: ``("max", b)``
+    means the measured value must be at most ``b`` (e.g. an accuracy drop), ``("min", b)`` at
+    least ``b`` (e.g. an agreement). A metric that is missing from ``measured`` or not a finite
+    number holds the release: what was not measured was not shown to be safe.
+
+    Args:
+        measured: ``{metric: value}`` from the audit.
+        limits: ``{metric: ("max" | "min", bound)}``.
+
+    Returns:
+        ``(decision, reasons)``: ``decision`` is ``"release"`` when every limit is met, else
+        ``"hold"``; ``reasons`` lists one sentence per limit that is not met (empty on release).
+    """
+    reasons = []
+    for metric, (direction, bound) in limits.items():
+        if direction not in ("max", "min"):
+            raise ValueError(f"the limit of {metric!r} must be ('max', bound) or ('min', bound), "
+                             f"got {direction!r}")
+        value = measured.get(metric)
+        if value is None or not np.isfinite(float(value)):
+            reasons.append(f"{metric}: not measured ({value!r}), so not shown to be within "
+                           f"{direction} {bound}")
+        elif direction == "max" and float(value) > bound:
+            reasons.append(f"{metric}: {float(value):.4g} is above the limit of {bound}")
+        elif direction == "min" and float(value) < bound:
+            reasons.append(f"{metric}: {float(value):.4g} is below the limit of {bound}")
+    return ("hold" if reasons else "release"), reasons

@@ -178,6 +178,9 @@ class DynamicSparseTraining(FixedMask):
         gradient_batch_size: examples per gradient batch (RigL).
         seed: seed for the random regrowth (SET) and the gradient batches (RigL).
         from_logits: for RigL's loss: ``None`` detects whether the model outputs logits.
+        update: the one-kernel update ``update(weights, mask, n, grow_scores) -> new mask``;
+            default :func:`drop_and_grow` (Lab 03 passes the student's version). Its result is
+            checked: a bool array of the kernel's shape with the same number of active weights.
 
     Attributes:
         updates: a list with one dict per kernel and update:
@@ -189,8 +192,12 @@ class DynamicSparseTraining(FixedMask):
     """
 
     def __init__(self, masks, *, method, update_every, end_step, drop_fraction=0.3,
-                 gradient_data=None, gradient_batch_size=256, seed=0, from_logits=None):
+                 gradient_data=None, gradient_batch_size=256, seed=0, from_logits=None,
+                 update=None):
         super().__init__(masks)
+        if update is not None and not callable(update):
+            raise TypeError(f"update must be a function like drop_and_grow, got {type(update).__name__}")
+        self.update = drop_and_grow if update is None else update
         check_choice(method, "method ('set': random regrowth, 'rigl': gradient regrowth)", ("set", "rigl"))
         for name, value in (("update_every", update_every), ("end_step", end_step),
                             ("gradient_batch_size", gradient_batch_size)):
@@ -244,7 +251,12 @@ class DynamicSparseTraining(FixedMask):
         for layer, score in zip(layers, scores):
             mask = self.masks[layer.name]
             n = int(round(fraction * np.count_nonzero(mask)))
-            self.masks[layer.name] = drop_and_grow(layer.kernel.numpy(), mask, n, score)
+            new = np.asarray(self.update(layer.kernel.numpy(), mask.copy(), n, score))
+            if new.shape != mask.shape or new.dtype != bool or new.sum() != mask.sum():
+                raise ValueError(f"the drop-and-grow update returned a mask of shape {new.shape}, dtype "
+                                 f"{new.dtype} with {int(new.sum())} active weights for {layer.name!r}; "
+                                 f"expected a bool array of shape {mask.shape} with {int(mask.sum())}")
+            self.masks[layer.name] = new
             self.updates.append({"step": self.step, "layer": layer.name, "fraction": fraction, "moved": n})
         if getattr(self, "_prepared_for", None) is self.model:
             self.load_masks()

@@ -60,7 +60,8 @@ __all__ = [
     "DEFAULT_POLY_MODULUS_DEGREE", "DEFAULT_COEFF_MOD_BIT_SIZES", "DEFAULT_SCALE_BITS",
     "make_context", "public_context", "MLPWeights", "mlp_weights", "square_mlp", "square_mlp_from_weights",
     "plaintext_logits", "hidden_unit_importance", "prune_hidden_units", "load_digits_8x8",
-    "slot_count", "encrypt_batch", "encrypted_dense", "encrypted_forward", "decrypt_logits",
+    "slot_count", "padded", "encrypted_layer", "encrypt_batch", "encrypted_dense", "encrypted_forward",
+    "decrypt_logits",
     "ciphertext_bytes", "EncryptedRun", "encrypted_mlp_predict", "max_batch_size",
 ]
 
@@ -256,11 +257,16 @@ def max_batch_size(weights, slots=DEFAULT_POLY_MODULUS_DEGREE // 2):
     return slots // max(_next_power_of_two(weights.inputs), _next_power_of_two(weights.hidden))
 
 
-def _padded(weights):
+def padded(weights):
     """Zero-pad the input and hidden dimensions to powers of two (TenSEAL's packing needs them).
 
-    Padded inputs and hidden units have zero weights and biases, so they compute exactly 0.
+    Rotate-and-sum halves the packed vector at every step, so the number of features it sums must be a
+    power of two. Padded inputs and hidden units have zero weights and biases, so they compute exactly 0.
+
+    Returns:
+        a new :class:`MLPWeights` with ``w1 (d', H')``, ``b1 (H',)``, ``w2 (H', classes)``, ``b2``.
     """
+    _check_weights(weights)
     d, h = _next_power_of_two(weights.inputs), _next_power_of_two(weights.hidden)
     w1 = np.zeros((d, h))
     w1[:weights.inputs, :weights.hidden] = weights.w1
@@ -269,6 +275,21 @@ def _padded(weights):
     w2 = np.zeros((h, weights.classes))
     w2[:weights.hidden] = weights.w2
     return MLPWeights(w1, b1, w2, weights.b2)
+
+
+def encrypted_layer(context, x, weight, bias):
+    """Both roles for ONE input vector: ``Enc(x @ weight + bias)``, computed on the ciphertext.
+
+    The client encrypts ``x`` (shape ``(d,)``) into one CKKS vector; the server multiplies it by the
+    plaintext ``weight`` ``(d, units)`` with TenSEAL's vector–matrix product (the diagonal method:
+    one rotation and one multiplication per input feature) and adds the plaintext ``bias``.
+
+    Returns:
+        a ``tenseal.CKKSVector`` of ``units`` encrypted values.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return ts.ckks_vector(context, x.tolist()).mm(np.asarray(weight, dtype=np.float64).tolist()) \
+        + np.asarray(bias, dtype=np.float64).tolist()
 
 
 def encrypt_batch(context, x):
@@ -305,16 +326,17 @@ def encrypted_dense(enc_x, weight, bias, batch_size):
             for k in range(weight.shape[1])]
 
 
-def encrypted_forward(weights, enc_x, batch_size):
+def encrypted_forward(weights, enc_x, batch_size, dense=encrypted_dense):
     """Server side: the whole network on an encrypted batch; returns one ciphertext per class.
 
-    ``layer 1 → pack the hidden units into one ciphertext → square → layer 2``. Uses only the
-    public context that ``enc_x`` is linked to; the server never decrypts.
+    ``pad to powers of two → layer 1 → pack the hidden units into one ciphertext → square → layer 2``.
+    Uses only the public context that ``enc_x`` is linked to; the server never decrypts.
+    ``dense`` computes each layer (signature of :func:`encrypted_dense`; Lab 06 passes the student's).
     """
-    w = _padded(weights)
-    hidden = ts.CKKSVector.pack_vectors(encrypted_dense(enc_x, w.w1, w.b1, batch_size))
+    w = padded(weights)
+    hidden = ts.CKKSVector.pack_vectors(dense(enc_x, w.w1, w.b1, batch_size))
     hidden.square_()
-    return encrypted_dense(hidden, w.w2, w.b2, batch_size)
+    return dense(hidden, w.w2, w.b2, batch_size)
 
 
 def decrypt_logits(enc_outputs, batch_size):
@@ -370,7 +392,8 @@ class EncryptedRun:
         return (self.input_bytes + self.output_bytes) / self.n
 
 
-def encrypted_mlp_predict(weights, x, context, *, batch_size=32):
+def encrypted_mlp_predict(weights, x, context, *, batch_size=32, forward=encrypted_forward,
+                          dense=encrypted_dense):
     """Encrypted inference of the square-activation MLP, with the client/server round trip made explicit.
 
     For each batch of ``batch_size`` images: the client encrypts with ``context`` (which holds the
@@ -383,6 +406,8 @@ def encrypted_mlp_predict(weights, x, context, *, batch_size=32):
         x: inputs ``(n, d)`` (the client's).
         context: the client's private context from :func:`make_context`.
         batch_size: images per ciphertext; at most :func:`max_batch_size` ``(weights)``.
+        forward, dense: the server's computation, called as ``forward(weights, enc_x, batch_size, dense)``
+            (defaults :func:`encrypted_forward` and :func:`encrypted_dense`; Lab 06 passes the student's).
 
     Returns:
         :class:`EncryptedRun`.
@@ -408,7 +433,7 @@ def encrypted_mlp_predict(weights, x, context, *, batch_size=32):
         client_wall += time.perf_counter() - t
         wall, cpu = time.perf_counter(), time.process_time()
         enc_x = ts.ckks_vector_from(server_context, request)                    # server
-        reply = [c.serialize() for c in encrypted_forward(weights, enc_x, len(batch))]
+        reply = [c.serialize() for c in forward(weights, enc_x, len(batch), dense)]
         server_wall += time.perf_counter() - wall
         server_cpu += time.process_time() - cpu
         t = time.perf_counter()

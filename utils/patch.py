@@ -14,9 +14,11 @@ a fixed ``mask`` (any value in [0, 1]: no L∞ budget there), and changes nothin
 
 - :func:`sticker_mask` — where the stickers go: rectangles given as fractions of the image.
 - :func:`apply_patch` — paste sticker content into images through the mask.
+- :func:`sticker_step` — one step of the sticker optimiser: the signed gradient of the loss
+  summed over the images, under the mask, clipped to [0, 1].
 - :func:`universal_sticker` — **one** sticker for a whole set of images (the physical case:
   the images play the role of Eykholt et al.'s photos under varying conditions), optimised
-  by signed gradient steps on the mean loss (untargeted, or towards a ``target`` class).
+  by repeated :func:`sticker_step` (untargeted, or towards a ``target`` class).
 - :func:`sticker_attack` — a different sticker for every image (the worst case; not
   physically realistic, since a sticker cannot change with each photo).
 
@@ -32,7 +34,7 @@ from ._core import outputs_logits
 from ._validate import check_images, check_int, check_labels, check_real
 from .adversarial import input_gradient
 
-__all__ = ["STICKERS", "sticker_mask", "apply_patch", "universal_sticker", "sticker_attack"]
+__all__ = ["STICKERS", "sticker_mask", "apply_patch", "sticker_step", "universal_sticker", "sticker_attack"]
 
 # Two strips above and below the centre, like the black-and-white stickers of Eykholt et al.;
 # (top, left, height, width) as fractions of the image's height and width. About 7 % of the image.
@@ -129,7 +131,40 @@ def _check_target(target, model):
     return check_int(target, "target (None for untargeted, or a class index)", minimum=0, maximum=classes - 1)
 
 
-def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=None, seed=0, from_logits=None):
+def sticker_step(model, x, y, sticker, mask, step_size, *, from_logits=None):
+    """One step of the universal-sticker optimiser (untargeted): a new, stronger sticker.
+
+    ``sticker + step_size · sign(Σᵢ ∇ₓ loss(model(paste(xᵢ)), yᵢ)) · mask``, clipped to [0, 1]:
+    paste the sticker into every image, take each image's input gradient of the loss, add them
+    up over the images (one sticker must fool all of them), keep only the pixels under the mask
+    and move each of them by ``step_size`` in the direction of its sign (gradient *ascent*).
+
+    Args:
+        model: a tf_keras classifier with softmax or logits outputs.
+        x: images ``(n, height, width, channels)`` in [0, 1]; y: their true labels ``(n,)``.
+        sticker: the current sticker ``(height, width, channels)`` in [0, 1].
+        mask: ``(height, width, 1)`` from :func:`sticker_mask`.
+        step_size: change of a sticker pixel, in (0, 1].
+        from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
+
+    Returns:
+        The new sticker, float32 ``(height, width, channels)`` in [0, 1]; equal to ``sticker``
+        outside the mask. ``sticker`` itself is not modified.
+    """
+    from_logits = outputs_logits(model, from_logits)
+    x = check_images(x)
+    mask = _check_mask(mask, x)
+    y = check_labels(y, n=len(x))
+    _, step_size = _check_steps(1, step_size)
+    sticker = np.asarray(sticker, dtype=np.float32)
+    if sticker.shape != x.shape[1:]:
+        raise ValueError(f"sticker must have the shape of one image {x.shape[1:]}, got {sticker.shape}")
+    grad = _gradient(model, apply_patch(x, sticker, mask), y, None, from_logits).sum(axis=0)
+    return np.clip(sticker + step_size * np.sign(grad) * mask, 0.0, 1.0).astype(np.float32)
+
+
+def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=None, seed=0, from_logits=None,
+                      step=None):
     """One sticker that fools the model on as many of the images ``x`` as possible.
 
     Starting from random colours, repeat ``steps`` times: paste the sticker into every image,
@@ -154,6 +189,8 @@ def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=Non
         seed: seed of the random starting colours.
         from_logits: ``None`` detects whether the model outputs logits (the loss is computed
             from them); ``True``/``False`` says so.
+        step: ``None`` (use :func:`sticker_step`) or your own function with its signature
+            ``step(model, x, y, sticker, mask, step_size) -> new sticker``; untargeted only.
 
     Returns:
         The sticker: float32 ``(height, width, channels)`` in [0, 1], zero outside the mask.
@@ -165,9 +202,15 @@ def universal_sticker(model, x, y, mask, *, steps=40, step_size=0.05, target=Non
     y = check_labels(y, n=len(x))
     steps, step_size = _check_steps(steps, step_size)
     target = _check_target(target, model)
+    if step is not None and (not callable(step) or target is not None):
+        raise ValueError("step must be a function step(model, x, y, sticker, mask, step_size), and works "
+                         "only for untargeted stickers (target=None)")
     rng = np.random.default_rng(seed)
     sticker = rng.uniform(0, 1, size=x.shape[1:]).astype(np.float32) * mask
     for _ in range(steps):
+        if step is not None:
+            sticker = np.asarray(step(model, x, y, sticker, mask, step_size), dtype=np.float32)
+            continue
         grad = _gradient(model, apply_patch(x, sticker, mask), y, target, from_logits).sum(axis=0)
         sticker = np.clip(sticker + step_size * np.sign(grad) * mask, 0.0, 1.0).astype(np.float32)
     return sticker

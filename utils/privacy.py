@@ -48,8 +48,8 @@ from ._validate import (
 
 __all__ = [
     "MembershipResult", "membership_scores", "membership_inference", "membership_inference_per_class",
-    "auc_standard_error",
-    "per_example_gradients", "clip_gradients", "privatize", "dp_sgd_step", "dp_sgd_train",
+    "auc_standard_error", "loss_threshold_roc",
+    "per_example_gradients", "clip_gradients", "privatize", "dp_sgd_gradient", "dp_sgd_step", "dp_sgd_train",
     "DPTrainingLog", "dp_steps", "dp_epsilon", "RDP_ORDERS",
 ]
 
@@ -219,19 +219,48 @@ class MembershipResult:
                 f"TPR at 1% FPR {self.tpr_at_1_fpr:.1%}")
 
 
-def _roc_summary(member_scores, non_member_scores, method):
-    labels = np.r_[np.ones(len(member_scores)), np.zeros(len(non_member_scores))]
-    scores = np.r_[member_scores, non_member_scores]
-    fpr, tpr, thresholds = roc_curve(labels, scores)
+def loss_threshold_roc(member_losses, non_member_losses):
+    """The ROC curve and AUC of the loss-threshold attack "member if loss <= t", over every threshold t.
+
+    For each threshold the true-positive rate is the fraction of members with loss ``<= t`` and the
+    false-positive rate the fraction of non-members with loss ``<= t`` (Yeom et al., 2018). Every
+    distinct loss value is one threshold (tied examples move together), and the curve starts at
+    ``(0, 0)``; the AUC is the trapezoid area under it, equal to ``sklearn.metrics.roc_auc_score``.
+
+    Args:
+        member_losses, non_member_losses: 1-D arrays of per-example losses.
+
+    Returns:
+        ``(fpr, tpr, auc)``: two 1-D float arrays of equal length and a float.
+    """
+    member_losses = np.asarray(member_losses, dtype=np.float64).ravel()
+    non_member_losses = np.asarray(non_member_losses, dtype=np.float64).ravel()
+    if len(member_losses) == 0 or len(non_member_losses) == 0:
+        raise ValueError("loss_threshold_roc needs at least one member and one non-member loss")
+    labels = np.r_[np.ones(len(member_losses)), np.zeros(len(non_member_losses))]
+    fpr, tpr, _ = roc_curve(labels, -np.r_[member_losses, non_member_losses], drop_intermediate=False)
+    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+
+
+def _roc_summary(member_scores, non_member_scores, method, roc=None):
+    """Summaries of the ROC curve; ``roc(member_losses, non_member_losses) -> (fpr, tpr, auc)`` if given."""
+    if roc is not None:  # e.g. a student's loss_threshold_roc: it thresholds losses, i.e. minus the scores
+        fpr, tpr, auc = roc(-np.asarray(member_scores), -np.asarray(non_member_scores))
+        fpr, tpr = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
+        thresholds = np.full(len(fpr), np.nan)
+    else:
+        labels = np.r_[np.ones(len(member_scores)), np.zeros(len(non_member_scores))]
+        fpr, tpr, thresholds = roc_curve(labels, np.r_[member_scores, non_member_scores])
+        auc = roc_auc_score(labels, np.r_[member_scores, non_member_scores])
     low_fpr = tpr[fpr <= 0.01]
     return MembershipResult(
-        auc=float(roc_auc_score(labels, scores)), advantage=float(np.max(tpr - fpr)),
+        auc=float(auc), advantage=float(np.max(tpr - fpr)),
         tpr_at_1_fpr=float(low_fpr.max()) if len(low_fpr) else 0.0,
         fpr=fpr, tpr=tpr, thresholds=thresholds,
         member_scores=member_scores, non_member_scores=non_member_scores, method=method)
 
 
-def membership_inference(model, members, non_members, *, method="loss", from_logits=None):
+def membership_inference(model, members, non_members, *, method="loss", from_logits=None, roc=None):
     """Run a threshold membership inference attack and measure how well it works.
 
     Threat model: the attacker can query the model (black box) and sees its output
@@ -248,6 +277,9 @@ def membership_inference(model, members, non_members, *, method="loss", from_log
             depend on the ratio, but an attack *accuracy* would.
         method: ``"loss"`` or ``"confidence"`` (see :func:`membership_scores`).
         from_logits: ``None`` detects whether the model outputs logits; ``True``/``False`` says so.
+        roc: the function that turns the two groups' losses (minus the scores) into
+            ``(fpr, tpr, auc)``; default ``sklearn.metrics.roc_curve``. Lab 05 passes the student's
+            :func:`loss_threshold_roc` here (``thresholds`` is then all ``nan``).
 
     Returns:
         :class:`MembershipResult` with ``auc``, ``advantage`` and ``tpr_at_1_fpr`` (and the ROC
@@ -258,7 +290,7 @@ def membership_inference(model, members, non_members, *, method="loss", from_log
     x_out, y_out = _as_pair(non_members, "non_members")
     options = dict(method=method, from_logits=outputs_logits(model, from_logits))
     return _roc_summary(membership_scores(model, x_in, y_in, **options),
-                        membership_scores(model, x_out, y_out, **options), method)
+                        membership_scores(model, x_out, y_out, **options), method, roc)
 
 
 def auc_standard_error(auc, n_members, n_non_members):
@@ -276,12 +308,12 @@ def auc_standard_error(auc, n_members, n_non_members):
 
 
 def membership_inference_per_class(model, members, non_members, *, method="loss", num_classes=None,
-                                   from_logits=None):
+                                   from_logits=None, roc=None):
     """:func:`membership_inference` restricted to each true class in turn.
 
     Yuan & Zhang (USENIX Security 2022) found that pruning makes the attack's success more
     *uneven* across classes; this table shows it. Classes with fewer than 2 members or
-    2 non-members get ``nan``. ``method`` and ``from_logits`` as in :func:`membership_inference`;
+    2 non-members get ``nan``. ``method``, ``from_logits`` and ``roc`` as in :func:`membership_inference`;
     ``num_classes`` defaults to the largest label + 1.
 
     Returns:
@@ -302,7 +334,7 @@ def membership_inference_per_class(model, members, non_members, *, method="loss"
         row = {"class": c, "members": len(s_in), "non_members": len(s_out), "auc": np.nan,
                "advantage": np.nan}
         if len(s_in) >= 2 and len(s_out) >= 2:
-            result = _roc_summary(s_in, s_out, method)
+            result = _roc_summary(s_in, s_out, method, roc)
             row.update(auc=result.auc, advantage=result.advantage)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -396,6 +428,35 @@ def privatize(per_example, *, l2_norm_clip, noise_multiplier, expected_batch_siz
     return result
 
 
+def dp_sgd_gradient(per_example_grads, noise, l2_norm_clip, noise_multiplier, expected_batch_size):
+    """One DP-SGD gradient in NumPy, with the noise given: ``(Σ_i clip(g_i, C) + σ·C·z) / B``.
+
+    The same computation as :func:`privatize`, written with arrays, and with the standard normal
+    draws ``z`` passed in (so that two implementations fed the same ``z`` agree exactly):
+
+    1. clip every example's *whole* gradient (all variables together) to L2 norm ``C``:
+       ``g_i ← g_i · min(1, C / ‖g_i‖₂)``;
+    2. sum the clipped gradients over the examples;
+    3. add the noise ``σ·C·z`` (one draw per coordinate, added once to the sum);
+    4. divide by the *expected* batch size ``B`` (not the actual one, which Poisson sampling varies).
+
+    Args:
+        per_example_grads: list with one array per variable, shape ``(n, *variable_shape)``.
+        noise: list of standard normal arrays ``z``, one per variable, shape ``variable_shape``.
+        l2_norm_clip: ``C`` (> 0); noise_multiplier: ``σ`` (≥ 0); expected_batch_size: ``B`` (> 0).
+
+    Returns:
+        A list with one float64 array per variable, shape ``variable_shape``. The inputs are not modified.
+    """
+    grads = [np.asarray(g, dtype=np.float64) for g in per_example_grads]
+    n = grads[0].shape[0]
+    norms = np.sqrt(sum(np.sum(np.reshape(g, (n, -1)) ** 2, axis=1) for g in grads))
+    factors = np.minimum(1.0, l2_norm_clip / np.maximum(norms, 1e-12))
+    return [(np.sum(g * factors.reshape((n,) + (1,) * (g.ndim - 1)), axis=0)
+             + noise_multiplier * l2_norm_clip * np.asarray(z, dtype=np.float64)) / expected_batch_size
+            for g, z in zip(grads, noise)]
+
+
 def _check_dp_arguments(l2_norm_clip, noise_multiplier):
     noise_multiplier = _check_positive(noise_multiplier, "noise_multiplier", allow_zero=True)
     if l2_norm_clip is None:
@@ -471,7 +532,8 @@ def _make_optimizer(optimizer, learning_rate):
 
 
 def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epochs, learning_rate=0.1,
-                 optimizer="sgd", sampling="poisson", freeze_zeros=False, seed=0, from_logits=None):
+                 optimizer="sgd", sampling="poisson", freeze_zeros=False, seed=0, from_logits=None,
+                 gradient_fn=None):
     """Train ``model`` in place with DP-SGD (Abadi et al., *Deep Learning with Differential Privacy*, 2016).
 
     Each step:
@@ -505,6 +567,10 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
         seed: seeds the batch sampling and the noise.
         from_logits: ``None`` detects whether the model outputs logits (the loss is computed
             from them); ``True``/``False`` says so.
+        gradient_fn: steps 3–4 written in NumPy, with the signature of :func:`dp_sgd_gradient`
+            (Lab 05 passes the student's function). ``None`` runs :func:`privatize` in TensorFlow.
+            With a ``gradient_fn`` the noise ``z`` is drawn with NumPy from ``seed``, so two correct
+            functions give the same run.
 
     Returns:
         :class:`DPTrainingLog` (pass its fields to :func:`dp_epsilon`).
@@ -544,6 +610,10 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
                 v.assign(v * m)
         return classification_loss(yb, model(xb, training=False), from_logits=from_logits, reduction="mean")
 
+    if gradient_fn is not None:
+        step = _numpy_step(model, opt, masks, gradient_fn, l2_norm_clip, noise_multiplier, batch_size,
+                           np.random.default_rng([seed, 1]), from_logits)
+
     losses, order, position = [], rng.permutation(n), 0
     for _ in range(steps):
         if sampling == "poisson":
@@ -558,6 +628,29 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
     return DPTrainingLog(n=n, batch_size=batch_size, sample_rate=batch_size / n,
                          noise_multiplier=noise_multiplier, l2_norm_clip=l2_norm_clip, epochs=int(epochs),
                          steps=steps, sampling=sampling, losses=losses)
+
+
+def _numpy_step(model, opt, masks, gradient_fn, l2_norm_clip, noise_multiplier, batch_size, noise_rng,
+                from_logits):
+    """A DP-SGD step whose clipping, noise and averaging are ``gradient_fn`` (NumPy), for dp_sgd_train."""
+    variables = model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def gradients(xb, yb):
+        return per_example_gradients(model, xb, yb, from_logits=from_logits)
+
+    def step(xb, yb):
+        per_example = [g.numpy() for g in gradients(xb, yb)]
+        noise = [noise_rng.standard_normal(tuple(v.shape)) for v in variables]
+        grads = gradient_fn(per_example, noise, l2_norm_clip, noise_multiplier, float(batch_size))
+        opt.apply_gradients([(tf.convert_to_tensor(np.asarray(g), dtype=v.dtype), v)
+                             for g, v in zip(grads, variables)])
+        if masks is not None:
+            for v, m in zip(variables, masks):
+                v.assign(v * m)
+        return classification_loss(yb, model(xb, training=False), from_logits=from_logits, reduction="mean")
+
+    return step
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ Three ways to reach the same final sparsity ``s`` with the same number of traini
 
 All of them are *static* pruning: once training ends, the mask is fixed for good.
 
+Lab 04's references for its exercises live here too (the student's versions drive the lab once
+their self-checks pass): :func:`layer_sensitivity` (one layer's sensitivity scan),
+:func:`sensitivity_table` (the scan of every layer, with any such function),
+:func:`allocate_ratios` (per-layer sparsities under a global budget, one drop threshold),
+:func:`find_pies` (pruning identified exemplars from predicted labels) and :func:`ece`.
+
 For the lottery ticket hypothesis (Frankle & Carbin, *The Lottery Ticket Hypothesis*,
 ICLR 2019): :func:`magnitude_masks` finds the mask of a trained network, :func:`rewind`
 puts the surviving weights back to their *original initial values*, and
@@ -22,17 +28,23 @@ puts the surviving weights back to their *original initial values*, and
 Every function copies its input model; none changes it.
 """
 
+import numpy as np
+import pandas as pd
+
 from . import keras
 from ._core import FixedMask, apply_masks, copy_model, kernel_masks, prunable_layers, require_model
 from ._validate import check_int
+from .calibration import expected_calibration_error
 from .masks import check_sparsity, magnitude_mask, sparsity_per_layer
+from .metrics import accuracy
 from .pruning import SparsityLog, prune_weights
 from .training import train
 
 # SparsityLog is defined in utils.pruning (gradual_prune records into it too) and listed here
 # because the three schedules of this module all take one.
 __all__ = ["SparsityLog", "one_shot_fine_tune", "iterative_prune", "iterative_sparsities",
-           "magnitude_masks", "rewind", "reinitialise"]
+           "magnitude_masks", "rewind", "reinitialise",
+           "layer_sensitivity", "sensitivity_table", "allocate_ratios", "find_pies", "ece"]
 
 
 def _callbacks(log, *others):
@@ -70,25 +82,41 @@ def iterative_sparsities(final_sparsity, rounds):
     return [1.0 - (1.0 - final_sparsity) ** (r / rounds) for r in range(1, rounds + 1)]
 
 
-def iterative_prune(model, data, *, final_sparsity, rounds, epochs, log=None, **train_kwargs):
+def iterative_prune(model, data, *, final_sparsity, rounds, epochs, log=None, round_epochs=None,
+                    sparsities=None, **train_kwargs):
     """Iterative prune–retrain: ``rounds`` × (magnitude-prune a bit more, retrain with the mask fixed).
 
-    The ``epochs`` are shared out over the rounds as evenly as possible (so the total budget
-    equals the other schedules'); every round needs at least one epoch.
+    By default the ``epochs`` are shared out over the rounds as evenly as possible (so the total
+    budget equals the other schedules'); every round needs at least one epoch.
+
+    Args:
+        round_epochs: optional list, one number of retraining epochs per round, summing to
+            ``epochs`` — e.g. ``[1, 1, 1, 5]``: prune in the first half, then recover at the final
+            sparsity for as long as a gradual schedule does (a *fair* schedule, Lab 03).
+        sparsities: optional list of the sparsity after each round (e.g. the student's
+            ``iterative_sparsities(final_sparsity, rounds)``); default :func:`iterative_sparsities`.
+            It must have ``rounds`` entries and end at ``final_sparsity``.
 
     Returns:
         The pruned, retrained model (a new object) at ``final_sparsity``.
     """
     epochs = check_int(epochs, "epochs", minimum=1)
-    targets = iterative_sparsities(final_sparsity, rounds)
-    if rounds > epochs:
-        raise ValueError(f"rounds ({rounds}) must not exceed epochs ({epochs}): each round retrains "
-                         "for at least one epoch")
+    targets = (iterative_sparsities(final_sparsity, rounds) if sparsities is None
+               else [float(s) for s in sparsities])
+    if len(targets) != rounds or abs(targets[-1] - final_sparsity) > 1e-9:
+        raise ValueError(f"sparsities {targets} must have {rounds} entries and end at {final_sparsity}")
+    if round_epochs is None:
+        if rounds > epochs:
+            raise ValueError(f"rounds ({rounds}) must not exceed epochs ({epochs}): each round retrains "
+                             "for at least one epoch")
+        round_epochs = [epochs // rounds + (1 if r < epochs % rounds else 0) for r in range(rounds)]
+    round_epochs = [check_int(e, "each round's epochs", minimum=1) for e in round_epochs]
+    if len(round_epochs) != rounds or sum(round_epochs) != epochs:
+        raise ValueError(f"round_epochs {round_epochs} must have {rounds} entries summing to epochs={epochs}")
     current = model
-    for r, target in enumerate(targets):
+    for target, n_epochs in zip(targets, round_epochs):
         current = prune_weights(current, target)   # zeros of earlier rounds are smallest: they stay
-        round_epochs = epochs // rounds + (1 if r < epochs % rounds else 0)
-        train(current, data, epochs=round_epochs,
+        train(current, data, epochs=n_epochs,
               callbacks=_callbacks(log, FixedMask(kernel_masks(current))), **train_kwargs)
     return current
 
@@ -135,3 +163,132 @@ def reinitialise(model, masks):
     require_model(model)
     fresh = keras.models.clone_model(model)
     return apply_masks(fresh, masks)
+
+
+# ------------------------------------------------- Lab 04: sensitivity, allocation, PIEs, ECE
+
+def layer_sensitivity(model, layer_name, sparsities, x, y):
+    """Accuracy on ``(x, y)`` with only ``layer_name``'s kernel magnitude-pruned, one value per sparsity.
+
+    Each sparsity prunes the *original* kernel (not an already pruned one); every other layer stays
+    dense; ``model`` is never modified (a copy is pruned). Same numbers as
+    :func:`utils.pruning.sensitivity_scan` for that layer.
+
+    Returns:
+        list of accuracies in [0, 1], in the order of ``sparsities``.
+    """
+    require_model(model)
+    work = copy_model(model)
+    kernel = work.get_layer(layer_name).kernel
+    original = kernel.numpy()
+    result = []
+    for s in sparsities:
+        kernel.assign(original * magnitude_mask(original, check_sparsity(s, "each sparsity")))
+        result.append(accuracy(work, x, y))
+    return result
+
+
+def sensitivity_table(model, x, y, sparsities, *, measure=layer_sensitivity):
+    """The sensitivity scan of every prunable layer as a tidy table, using ``measure`` for each layer.
+
+    Args:
+        measure: ``measure(model, layer_name, sparsities, x, y) -> list of accuracies`` — the
+            student's ``layer_sensitivity`` or :func:`layer_sensitivity`.
+
+    Returns:
+        DataFrame with the columns of :func:`utils.pruning.sensitivity_scan`: ``layer``,
+        ``weights``, ``sparsity``, ``accuracy``, ``drop`` (dense accuracy − accuracy), and
+        ``attrs["dense_accuracy"]``.
+    """
+    require_model(model)
+    dense_accuracy = accuracy(model, x, y)
+    rows = []
+    for layer in prunable_layers(model):
+        accuracies = list(measure(model, layer.name, list(sparsities), x, y))
+        if len(accuracies) != len(sparsities):
+            raise ValueError(f"measure returned {len(accuracies)} accuracies for "
+                             f"{len(sparsities)} sparsities")
+        for s, a in zip(sparsities, accuracies):
+            rows.append({"layer": layer.name, "weights": int(np.prod(layer.kernel.shape)),
+                         "sparsity": float(s), "accuracy": float(a), "drop": dense_accuracy - float(a)})
+    table = pd.DataFrame(rows)
+    table.attrs["dense_accuracy"] = dense_accuracy
+    return table
+
+
+def _allocation(curves, threshold):
+    """Each layer's last scanned sparsity before its drop first exceeds ``threshold`` (0 if at once)."""
+    ratios = {}
+    for name, (sparsities, drops) in curves.items():
+        best = 0.0
+        for s, d in zip(sparsities, drops):
+            if d > threshold:
+                break
+            best = s
+        ratios[name] = best
+    return ratios
+
+
+def allocate_ratios(scan, budget):
+    """Per-layer sparsities that meet a global ``budget`` exactly, sparing the sensitive layers.
+
+    One accuracy-drop threshold ``t`` for all layers: each layer gets the highest scanned sparsity
+    reached before its ``drop`` first exceeds ``t``. Raising ``t`` through the scan's drop values
+    raises the size-weighted global sparsity ``Σ s_l n_l / Σ n_l`` step by step; at the first
+    threshold whose allocation reaches the budget, the result blends it with the allocation of the
+    previous threshold, ``(1 − λ)·below + λ·above``, with ``λ`` chosen so the budget is met exactly.
+    (A discrete version of :func:`utils.pruning.sensitivity_guided_ratios`, which interpolates.)
+
+    Args:
+        scan: a table like :func:`utils.pruning.sensitivity_scan`'s (``layer``, ``weights``,
+            ``sparsity``, ``drop``).
+        budget: the global sparsity, in [0, 1).
+
+    Returns:
+        dict ``{layer_name: sparsity}`` in scan order.
+
+    Raises:
+        ValueError: if even the highest scanned sparsities do not reach the budget.
+    """
+    budget = check_sparsity(budget, "budget")
+    curves, sizes = {}, {}
+    for name, rows in scan.groupby("layer", sort=False):
+        rows = rows.sort_values("sparsity", kind="stable")
+        curves[name] = (rows.sparsity.to_numpy(float), rows["drop"].to_numpy(float))
+        sizes[name] = int(rows.weights.iloc[0])
+    total = sum(sizes.values())
+
+    def weighted(ratios):
+        return sum(ratios[name] * sizes[name] for name in sizes) / total
+
+    below = {name: 0.0 for name in curves}
+    for threshold in np.unique(scan["drop"].to_numpy(float)):
+        above = _allocation(curves, threshold)
+        if weighted(above) >= budget:
+            gap = weighted(above) - weighted(below)
+            mix = 1.0 if gap <= 0 else (budget - weighted(below)) / gap
+            return {name: (1 - mix) * below[name] + mix * above[name] for name in curves}
+        below = above
+    raise ValueError(f"budget {budget:.3f} is out of reach: with every layer at its highest scanned "
+                     f"sparsity the global sparsity is {weighted(below):.3f}; scan higher sparsities")
+
+
+def find_pies(dense_predictions, pruned_predictions):
+    """Pruning identified exemplars from predicted labels: where the two majority votes differ.
+
+    Args:
+        dense_predictions, pruned_predictions: int arrays ``(models, inputs)`` of predicted labels.
+
+    Returns:
+        int array of the input indices whose modal labels differ (ties → the smaller label), as
+        :func:`utils.metrics.pruning_identified_exemplars` computes from the models.
+    """
+    def modal(predictions):
+        return np.array([np.bincount(votes).argmax() for votes in np.asarray(predictions).T])
+    return np.flatnonzero(modal(dense_predictions) != modal(pruned_predictions))
+
+
+def ece(probs, y, bins=15):
+    """Expected calibration error of predicted probabilities ``(n, classes)``:
+    :func:`utils.calibration.expected_calibration_error` with ``model=None``."""
+    return expected_calibration_error(None, probs, y, bins)

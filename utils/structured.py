@@ -9,6 +9,9 @@ structures instead, and the model that comes out is physically smaller:
   Filters for Efficient ConvNets*, ICLR 2017) and builds a new, narrower model. A removed
   filter is one output channel fewer in its layer *and* one input channel fewer in the next
   layer, so the savings compound.
+* :func:`remove_filters` is the surgery itself for one layer and the layer after it (Lab 02's
+  exercise), and :func:`slim` builds the same smaller model as :func:`prune_filters` pair by pair
+  with it (or with a student's version of it, or with randomly chosen filters as a control).
 * :func:`prune_attention_heads` removes whole heads of a ``MultiHeadAttention`` layer
   (Michel, Levy & Neubig, *Are Sixteen Heads Really Better than One?*, NeurIPS 2019).
 * :func:`n_by_m` imposes *N:M* sparsity with ``tfmot``: at most N non-zero weights in every
@@ -26,8 +29,8 @@ from . import keras
 from ._core import copy_model, is_pruning_wrapper, require_model, stripped
 from ._validate import check_choice, check_fraction, check_int
 
-__all__ = ["filter_importance", "prune_filters", "prune_attention_heads", "n_by_m", "n_by_m_layers",
-           "is_n_by_m", "check_n_by_m"]
+__all__ = ["filter_l1_norms", "filter_importance", "prune_filters", "remove_filters", "slim",
+           "prune_attention_heads", "n_by_m", "n_by_m_layers", "is_n_by_m", "check_n_by_m"]
 
 layers = keras.layers
 
@@ -53,6 +56,15 @@ def _norms(kernel, criterion):
     if criterion == "l1":
         return np.abs(flat).sum(axis=0)
     return np.sqrt(np.square(flat).sum(axis=0))
+
+
+def filter_l1_norms(kernel):
+    """L1 norm of each filter ``kernel[..., j]`` (Li et al., ICLR 2017): an array of shape ``(c_out,)``.
+
+    Works for a ``Conv2D`` kernel ``(kh, kw, c_in, c_out)`` and a ``Dense`` kernel ``(n_in, n_out)``.
+    """
+    kernel = np.asarray(kernel)
+    return _norms(kernel, "l1")
 
 
 def filter_importance(model, criterion="l1"):
@@ -225,6 +237,125 @@ def prune_filters(model, ratio, *, criterion="l1"):
     for layer, weights in zip(new_layers, new_weights):
         layer.set_weights(weights)
     return pruned
+
+
+def remove_filters(kernel, bias, next_kernel, drop, bn=None):
+    """Physically remove filters ``drop`` from a layer and the matching inputs of the next layer.
+
+    Filter ``j`` of a layer is ``kernel[..., j]``; it produces channel ``j``. Removing it means:
+
+    * the layer's kernel loses ``kernel[..., j]`` and its bias loses ``bias[j]``;
+    * a ``BatchNormalization`` on those channels loses entry ``j`` of each of its arrays
+      (γ, β, moving mean, moving variance);
+    * the next layer loses input channel ``j``: axis 2 of a ``Conv2D`` kernel
+      ``(kh, kw, c, n)``, row ``j`` of a ``Dense`` kernel ``(c, n)`` — and after a channels-last
+      ``Flatten`` of ``(h, w, c)`` maps, rows ``p * c + j`` for every position ``p``
+      (a ``Dense`` kernel of ``(h * w * c, n)`` viewed as ``(h * w, c, n)`` loses ``[:, j, :]``).
+
+    Args:
+        kernel: ``(kh, kw, c_in, c)`` Conv2D or ``(n_in, c)`` Dense kernel.
+        bias: ``(c,)`` or None (a layer without bias).
+        next_kernel: the next Conv2D/Dense kernel, ``(kh, kw, c, n)``, ``(c, n)`` or ``(p * c, n)``.
+        drop: indices of the filters to remove (any order, no repeats).
+        bn: None, or the list of ``(c,)`` arrays of a BatchNormalization between the two layers.
+
+    Returns:
+        ``(kernel, bias, next_kernel, bn)``: new arrays (the inputs are not modified), with ``c``
+        replaced by ``c - len(drop)``; ``bias`` and ``bn`` stay None when given None.
+    """
+    kernel, next_kernel = np.asarray(kernel), np.asarray(next_kernel)
+    channels = kernel.shape[-1]
+    drop = np.asarray(drop, dtype=int).ravel()
+    if drop.size and (drop.min() < 0 or drop.max() >= channels or len(set(drop.tolist())) != drop.size):
+        raise ValueError(f"drop must hold distinct filter indices in [0, {channels}), got {drop.tolist()}")
+    new_kernel = np.delete(kernel, drop, axis=-1)
+    new_bias = None if bias is None else np.delete(np.asarray(bias), drop)
+    new_bn = None if bn is None else [np.delete(np.asarray(w), drop) for w in bn]
+    if next_kernel.ndim == 4:
+        new_next = np.delete(next_kernel, drop, axis=2)
+    elif next_kernel.ndim == 2 and next_kernel.shape[0] % channels == 0:
+        positions = next_kernel.shape[0] // channels  # 1 when the Dense follows directly
+        grouped = next_kernel.reshape(positions, channels, next_kernel.shape[1])
+        new_next = np.delete(grouped, drop, axis=1).reshape(-1, next_kernel.shape[1])
+    else:
+        raise ValueError(f"next_kernel of shape {next_kernel.shape} does not take the {channels} "
+                         "channels of this layer as its input")
+    return new_kernel, new_bias, new_next, new_bn
+
+
+def _filters_to_drop(layer, ratio, criterion, rng):
+    """Sorted indices of the filters of ``layer`` to remove: the smallest norms, or random ones."""
+    n_filters = layer.kernel.shape[-1]
+    if criterion == "random":
+        n_remove = int(round(ratio * n_filters))
+        if n_remove >= n_filters:
+            raise ValueError(f"ratio {ratio} would remove all {n_filters} filters of {layer.name!r}")
+        return np.sort(rng.permutation(n_filters)[:n_remove])
+    return np.setdiff1d(np.arange(n_filters), _surviving(layer, ratio, criterion))
+
+
+def slim(model, ratio, *, remove=remove_filters, criterion="l1", seed=None):
+    """:func:`prune_filters`, built one layer pair at a time with ``remove`` (Lab 02's exercise).
+
+    Walks the chain of ``model``: for every ``Conv2D`` / hidden ``Dense`` with a ratio, it
+    chooses the filters to drop (smallest L1 norm, as :func:`prune_filters`; or random ones as a
+    control) and calls ``remove(kernel, bias, next_kernel, drop, bn=...)`` with the current
+    arrays of that layer, of the next ``Conv2D``/``Dense`` and of a ``BatchNormalization`` in
+    between. The new layers take their widths from the arrays ``remove`` returns, so the smaller
+    model is exactly what ``remove`` built. With the reference :func:`remove_filters` and an
+    L-norm criterion the result equals :func:`prune_filters`'.
+
+    Args:
+        model: a trained tf_keras linear chain of Conv2D, Dense, BatchNormalization, Flatten,
+            pooling, activation and dropout layers (never modified).
+        ratio: fraction in [0, 1) of the filters of every prunable layer, or ``{layer: ratio}``.
+        remove: a function with the signature of :func:`remove_filters`.
+        criterion: ``"l1"``, ``"l2"`` or ``"random"`` (a control: filters drawn at random).
+        seed: the random generator's seed for ``criterion="random"``.
+
+    Returns:
+        A new ``keras.Sequential`` with the same layer names and fewer filters.
+    """
+    require_model(model)
+    check_choice(criterion, "criterion", (*CRITERIA, "random"))
+    chain = _linear_chain(model)
+    wrapped = [layer.name for layer in chain if is_pruning_wrapper(layer)]
+    if wrapped:
+        raise ValueError(f"layers {wrapped} are wrapped by tfmot; call utils.pruning.strip(model) first")
+    for layer in chain:
+        if not isinstance(layer, (layers.Conv2D, layers.Dense, layers.BatchNormalization,
+                                  layers.Flatten, *_CHANNELWISE)):
+            raise ValueError(f"slim cannot handle layer {layer.name!r} ({type(layer).__name__}); "
+                             "use prune_filters")
+    ratios, rng = _ratios(chain, ratio), np.random.default_rng(seed)
+    weights = [[np.array(w) for w in layer.get_weights()] for layer in chain]
+    kernels = [i for i, layer in enumerate(chain) if isinstance(layer, (layers.Conv2D, layers.Dense))]
+    for i, j in zip(kernels, kernels[1:]):
+        layer = chain[i]
+        if not ratios.get(layer.name, 0.0):
+            continue
+        norms = [k for k in range(i + 1, j) if isinstance(chain[k], layers.BatchNormalization)]
+        if len(norms) > 1:
+            raise ValueError(f"more than one BatchNormalization after {layer.name!r}")
+        drop = _filters_to_drop(layer, ratios[layer.name], criterion, rng)
+        bias = weights[i][1] if layer.use_bias else None
+        bn = weights[norms[0]] if norms else None
+        kernel, bias, next_kernel, bn = remove(weights[i][0], bias, weights[j][0], drop, bn=bn)
+        weights[i] = [np.asarray(kernel)] + ([np.asarray(bias)] if layer.use_bias else [])
+        weights[j][0] = np.asarray(next_kernel)
+        if norms:
+            weights[norms[0]] = [np.asarray(w) for w in bn]
+    new_layers = []
+    for layer, arrays in zip(chain, weights):
+        config = layer.get_config()
+        config.pop("batch_input_shape", None)
+        if isinstance(layer, (layers.Conv2D, layers.Dense)):
+            config["filters" if isinstance(layer, layers.Conv2D) else "units"] = arrays[0].shape[-1]
+        new_layers.append(type(layer).from_config(config))
+    slimmed = keras.Sequential([keras.Input(shape=model.input_shape[1:]), *new_layers], name=model.name)
+    for layer, arrays in zip(new_layers, weights):
+        layer.set_weights(arrays)
+    return slimmed
 
 
 # ---------------------------------------------------------------------------------------------

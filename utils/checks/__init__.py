@@ -4,37 +4,24 @@ Each ``check.exercise_N_M(student_function, ...)`` runs the student's function o
 cases with known answers and prints one line per finding: ``✔`` when right, ``✘`` with
 what is wrong and how to fix it. A stub that still raises ``NotImplementedError`` gets a
 gentle reminder instead of a traceback, so an unfinished exercise never stops the rest
-of the lab. Nothing is returned, so a notebook shows only these lines.
+of the lab. Nothing is returned, so a notebook shows only these lines; a check that passes
+records the student's function, and ``check.use("1.1", student_fn, reference)`` then returns it,
+so the rest of the lab runs the student's code (or the reference while the exercise is unfinished).
 
 One module per lab (``lab01.py``, ``lab02.py``, …); the shared machinery is in ``_core.py``.
-``check.verdict(ok, text)`` prints one line of a lab's verdict cells.
+``check.verdict(ok, text)`` prints one line of a lab's verdict cells and ``check.challenge(...)``
+the closing challenge's score; the verdicts' conditions are functions in ``labNN.py``.
 """
 
-from ._core import verdict
-from .lab01 import exercise_1_1, exercise_1_2, exercise_1_3
-from .lab02 import exercise_2_1, exercise_2_2
-from .lab03 import exercise_3_1, exercise_3_2, exercise_3_3
-from .lab04 import exercise_4_1, exercise_4_2, exercise_4_3, exercise_4_4
-from .lab05 import exercise_5_1, exercise_5_2, exercise_5_3
-from .lab06 import exercise_6_1
-from .lab07 import exercise_7_1
-from .lab08 import exercise_8_1
-from .lab09 import exercise_9_1, exercise_9_2
-from .lab10 import exercise_10_1, exercise_10_2, exercise_10_3
-from .lab11 import exercise_11_1, exercise_11_2, exercise_11_3
-from .lab12 import exercise_12_1, exercise_12_2, exercise_12_3
+from . import lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab09, lab10, lab11, lab12
+from ._core import accept, challenge, passed, use, verdict
 
-__all__ = [
-    "verdict",
-    "exercise_1_1", "exercise_1_2", "exercise_1_3",
-    "exercise_2_1", "exercise_2_2",
-    "exercise_3_1", "exercise_3_2", "exercise_3_3",
-    "exercise_4_1", "exercise_4_2", "exercise_4_3", "exercise_4_4",
-    "exercise_5_1", "exercise_5_2", "exercise_5_3",
-    "exercise_6_1",
-    "exercise_7_1", "exercise_8_1",
-    "exercise_9_1", "exercise_9_2",
-    "exercise_10_1", "exercise_10_2", "exercise_10_3",
-    "exercise_11_1", "exercise_11_2", "exercise_11_3",
-    "exercise_12_1", "exercise_12_2", "exercise_12_3",
-]
+LABS = (lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08, lab09, lab10, lab11, lab12)
+
+# Every lab module lists its self-checks (``exercise_N_M``) in ``__all__``; they are exported here,
+# so a lab calls ``check.exercise_1_1(...)`` and its verdict functions as ``check.lab01.<name>(...)``.
+for _lab in LABS:
+    globals().update({name: getattr(_lab, name) for name in _lab.__all__})
+
+__all__ = ["verdict", "challenge", "use", "passed", "accept", "LABS",
+           *(name for lab in LABS for name in lab.__all__)]

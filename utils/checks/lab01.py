@@ -1,12 +1,14 @@
-"""Self-checks for Lab 01 (weight pruning)."""
+"""Self-checks and verdict conditions for Lab 01 (weight pruning)."""
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
 
-from .. import keras
+from .. import keras, stats
+from ..dataset import Dataset
+from ..pruning import prune_weights
 from ._core import self_check
 
-__all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3"]
+__all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3", "exercise_1_4"]
 
 
 @self_check("Exercise 1.1 (magnitude_mask)")
@@ -65,18 +67,89 @@ def exercise_1_2(report, prune_layerwise, model):
     unchanged = all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     report.check(unchanged, "the original model is untouched",
                  "the original model's weights changed: prune a copy, never the input")
-    for layer in _kernel_layers(pruned):
-        sparsity = float(np.mean(layer.kernel.numpy() == 0))
-        report.check(abs(sparsity - 0.8) <= 0.005, f"{layer.name}: kernel sparsity {sparsity:.1%}",
-                     f"{layer.name}: kernel sparsity is {sparsity:.1%}, expected 80% — prune every "
-                     "Dense/Conv kernel with its own mask")
+    for layer, original in zip(_kernel_layers(pruned), _kernel_layers(model)):
+        kernel, weights = layer.kernel.numpy(), np.abs(original.kernel.numpy())
+        sparsity = float(np.mean(kernel == 0))
+        if not report.check(abs(sparsity - 0.8) <= 0.005, f"{layer.name}: kernel sparsity {sparsity:.1%}",
+                            f"{layer.name}: kernel sparsity is {sparsity:.1%}, expected 80% — prune every "
+                            "Dense/Conv kernel with its own mask"):
+            continue
+        pruned_w, kept_w = weights[kernel == 0], weights[kernel != 0]
+        report.check(pruned_w.max() <= kept_w.min() + 1e-12,
+                     f"{layer.name}: the zeroed weights are its smallest |w|",
+                     f"{layer.name}: you zeroed a weight of |w| = {pruned_w.max():.3g} but kept one of "
+                     f"|w| = {kept_w.min():.3g}. The right number of zeros is not enough: magnitude "
+                     "pruning removes the weights of smallest magnitude, layer by layer")
     biases_kept = all(np.array_equal(layer.bias.numpy(), original.bias.numpy())
                       for layer, original in zip(_kernel_layers(pruned), _kernel_layers(model)))
     report.check(biases_kept, "biases are left dense", "biases changed: prune only the kernels")
 
 
-@self_check("Exercise 1.3 (the real tfmot API)")
-def exercise_1_3(report, make_prunable, model):
+def _small_subset(data, n=128):
+    """The first ``n`` training examples of ``data`` (validation and test splits unchanged)."""
+    return Dataset(data.x_train[:n], data.y_train[:n], data.x_val, data.y_val, data.x_test,
+                   data.y_test, data.class_names, f"{data.name}[:{n}]")
+
+
+class _Spy(keras.callbacks.Callback):
+    """Records, before every optimiser step but the first, the largest |w| at pruned positions."""
+
+    def __init__(self, masks):
+        super().__init__()
+        self.masks, self.revived, self.calls = masks, [], 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.calls += 1
+        if self.calls > 1:
+            self.revived.append(max(float(np.abs(self.model.get_layer(name).kernel.numpy()[~mask]).max())
+                                    for name, mask in self.masks.items()))
+
+
+@self_check("Exercise 1.3 (fine-tuning that keeps the zeros)")
+def exercise_1_3(report, fine_tune_masked, model, data):
+    """Check ``fine_tune_masked(model, data, *, epochs, batch_size, learning_rate, augment_shift,
+    callbacks)`` on a one-shot pruned copy of ``model`` and 128 training images of ``data``."""
+    pruned = prune_weights(model, 0.8)
+    before = [w.copy() for w in pruned.get_weights()]
+    masks = {layer.name: layer.kernel.numpy() != 0 for layer in _kernel_layers(pruned)}
+    spy = _Spy(masks)
+    tuned = fine_tune_masked(pruned, _small_subset(data), epochs=1, batch_size=32, learning_rate=1e-3,
+                             augment_shift=0, callbacks=[spy])
+    if not report.check(isinstance(tuned, keras.Model), "returns a Keras model",
+                        f"returned {type(tuned).__name__}; return the fine-tuned copy of the model"):
+        return
+    report.check(tuned is not pruned, "returns a new model",
+                 "returned the input model itself: fine-tune a copy (utils.pruning.copy_model)")
+    report.check(all(np.array_equal(a, b) for a, b in zip(before, pruned.get_weights())),
+                 "the input model is untouched",
+                 "the input model's weights changed: copy it first, then train the copy")
+    if not report.check(spy.calls >= 4, "trains 4 steps (128 images, batch 32) and passes `callbacks` on",
+                        f"the callback passed in saw {spy.calls} training steps, expected 4: train with "
+                        "training.train(..., callbacks=[your mask callback, *callbacks])"):
+        return
+    layers = {layer.name: layer for layer in _kernel_layers(tuned)}
+    final = {name: layers[name].kernel.numpy() for name in masks}
+    zero_now = all(np.all(final[name][~mask] == 0) for name, mask in masks.items())
+    report.check(zero_now, "after fine-tuning every pruned weight is still exactly zero",
+                 "some pruned weights are non-zero after fine-tuning: the optimiser revives them. "
+                 "Multiply each kernel by its mask after every optimiser step")
+    revived = max(spy.revived) if spy.revived else 0.0
+    report.check(revived == 0.0,
+                 "the pruned weights are zero before every optimiser step, not only at the end",
+                 f"between steps a pruned weight reached |w| = {revived:.2g}: re-apply the masks after "
+                 "EACH step (a callback's on_train_batch_end), not once after training")
+    changed = any(not np.array_equal(final[name][mask], pruned.get_layer(name).kernel.numpy()[mask])
+                  for name, mask in masks.items())
+    report.check(changed, "the surviving weights were trained",
+                 "no surviving weight changed: did you train the copy?")
+    kept_now = all(np.all(final[name][mask] != 0) for name, mask in masks.items())
+    report.check(kept_now, "no surviving weight was zeroed (the masks come from the pruned model's zeros)",
+                 "some weights that survived pruning are zero now: build the masks from the pruned "
+                 "model's kernels (kernel != 0) before training")
+
+
+@self_check("Exercise 1.4 (the real tfmot API)")
+def exercise_1_4(report, make_prunable, model):
     """Check ``make_prunable(model, final_sparsity, end_step)`` returns a tfmot-wrapped model."""
     wrapped = make_prunable(model, 0.8, 200)
     report.check(isinstance(wrapped, keras.Model), "returns a Keras model",
@@ -91,9 +164,10 @@ def exercise_1_3(report, make_prunable, model):
     if not kernels:
         return
     schedule = kernels[0].pruning_schedule
-    report.check(isinstance(schedule, tfmot.sparsity.keras.PolynomialDecay),
-                 "schedule is PolynomialDecay (Zhu & Gupta)",
-                 f"schedule is {type(schedule).__name__}; use tfmot.sparsity.keras.PolynomialDecay")
+    if not report.check(isinstance(schedule, tfmot.sparsity.keras.PolynomialDecay),
+                        "schedule is PolynomialDecay (Zhu & Gupta)",
+                        f"schedule is {type(schedule).__name__}; use tfmot.sparsity.keras.PolynomialDecay"):
+        return
     config = schedule.get_config()["config"]
     report.check(abs(config["final_sparsity"] - 0.8) < 1e-9 and config["end_step"] == 200,
                  "final_sparsity=0.8 and end_step=200 as asked",
@@ -104,3 +178,35 @@ def exercise_1_3(report, make_prunable, model):
     report.check(not shared, "the wrapped model does not share layers with the original",
                  "the wrapped model shares its layers with the original model, so training it "
                  "would change the original too. Wrap a copy: utils.pruning.copy_model(model)")
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+
+def accuracy_at_least(accuracy, target):
+    """The dense baseline is good enough to prune: ``accuracy ≥ target`` (fractions)."""
+    return float(accuracy) >= target
+
+
+def kernels_at_target(sparsities, target, tolerance=0.005):
+    """Every kernel's sparsity is within ``tolerance`` of ``target`` (fractions)."""
+    sparsities = np.atleast_1d(np.asarray(sparsities, dtype=float))
+    return sparsities.size > 0 and bool(np.all(np.abs(sparsities - target) <= tolerance))
+
+
+def mean_drop_at_most(dense_accuracy, accuracies, max_drop):
+    """The mean accuracy over seeds is at most ``max_drop`` below the dense model's (fractions)."""
+    return float(dense_accuracy) - float(np.mean(accuracies)) <= max_drop
+
+
+def beats_beyond_noise(a, b, margin=0.0):
+    """Arm ``a`` beats arm ``b`` by more than ``margin`` plus one s.e. of the paired difference.
+
+    Needs ≥ 3 seeds (values paired by seed); ``margin`` is in the values' unit (0.01 = 1 pt).
+    """
+    return stats.paired_difference(a, b).exceeds_noise(margin)
+
+
+def fraction_at_most(value, reference, fraction):
+    """``value`` is at most ``fraction`` of ``reference`` (sizes, MACs or parameters)."""
+    return float(value) <= fraction * float(reference)

@@ -1,12 +1,45 @@
-"""Self-checks for Lab 02 (structural pruning)."""
+"""Self-checks and verdict conditions for Lab 02 (structural pruning)."""
 
 import numpy as np
 
-from .. import structured
+from .. import keras, metrics, structured
 from ..pruning import copy_model
 from ._core import self_check
+from .lab01 import accuracy_at_least, beats_beyond_noise, fraction_at_most, mean_drop_at_most  # noqa: F401
 
-__all__ = ["exercise_2_1", "exercise_2_2"]
+__all__ = ["exercise_2_1", "exercise_2_2", "exercise_2_3"]
+
+
+def _tiny_cnn():
+    """conv(3 filters, same) → conv(4, valid) → Flatten → Dense(2) on 4×4×1 inputs: hand-checkable."""
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input((4, 4, 1)), layers.Conv2D(3, 3, padding="same", name="c1"),
+        layers.Conv2D(4, 3, name="c2"), layers.Flatten(name="flat"), layers.Dense(2, name="out")])
+
+
+@self_check("Exercise 2.1 (MACs of a model)")
+def exercise_2_1(report, model_macs, model):
+    """Check ``model_macs(model) -> int`` on a tiny hand-counted chain and on ``model``."""
+    tiny = _tiny_cnn()
+    # c1: 4·4 outputs × 3 filters × 3·3·1 = 432; c2: 2·2 × 4 × 3·3·3 = 432; out: 16 × 2 = 32.
+    got = model_macs(tiny)
+    if not report.check(isinstance(got, (int, np.integer)) or float(got).is_integer(),
+                        "returns a whole number", f"returned {got!r}; MACs are a count"):
+        return
+    got = int(got)
+    if got == 27 + 108 + 32:
+        report.fail(f"you counted {got}: one MAC per weight. A convolution uses each weight once per "
+                    "OUTPUT POSITION: multiply by the output's h × w")
+        return
+    report.check(got == 896, "tiny chain: 432 + 432 + 32 = 896 MACs (hand count)",
+                 f"tiny chain: got {got}, expected 896 = conv c1 (4·4 positions × 3 filters × 3·3·1) + "
+                 "conv c2 (2·2 × 4 × 3·3·3) + dense (16 × 2): h·w·c_out·k²·c_in per Conv2D, "
+                 "n_in·n_out per Dense")
+    reference = metrics.macs(model)
+    mine = int(model_macs(model))
+    report.check(mine == reference, f"the lab's CNN: {reference:,} MACs per image",
+                 f"the lab's CNN: got {mine:,}, expected {reference:,}; use layer.output_shape for h, w")
 
 
 def _hand_kernel():
@@ -18,8 +51,8 @@ def _hand_kernel():
     return kernel                                 # filter 3 is all zero → 0
 
 
-@self_check("Exercise 2.1 (L1 norm of each filter)")
-def exercise_2_1(report, filter_l1_norms, model):
+@self_check("Exercise 2.2 (L1 norm of each filter)")
+def exercise_2_2(report, filter_l1_norms, model):
     """Check ``filter_l1_norms(kernel) -> (c_out,)`` on a hand-made kernel and on ``model``."""
     kernel = _hand_kernel()
     norms = np.asarray(filter_l1_norms(kernel), dtype=float)
@@ -52,16 +85,34 @@ def exercise_2_1(report, filter_l1_norms, model):
                          f"{layer.name}: your norms differ from utils.structured.filter_importance")
 
 
-@self_check("Exercise 2.2 (remove filters and repair the next layer)")
-def exercise_2_2(report, remove_filters, model):
-    """Check ``remove_filters(kernel, bias, next_kernel, drop)`` on toy arrays and on ``model``."""
+def _same_predictions(model, slimmed, x):
+    return float(np.abs(slimmed(x, training=False).numpy() - model(x, training=False).numpy()).max())
+
+
+def _zero_filters(model, name, drop):
+    """A copy of ``model`` whose filters ``drop`` of layer ``name`` (kernel and bias) are zero."""
+    zeroed = copy_model(model)
+    kernel, bias = zeroed.get_layer(name).get_weights()
+    kernel[..., drop], bias[drop] = 0.0, 0.0
+    zeroed.get_layer(name).set_weights([kernel, bias])
+    return zeroed
+
+
+@self_check("Exercise 2.3 (remove filters and repair the next layer)")
+def exercise_2_3(report, remove_filters, model):
+    """Check ``remove_filters(kernel, bias, next_kernel, drop, bn=None)`` on toy arrays and on ``model``."""
     rng = np.random.default_rng(0)
     kernel, bias = rng.normal(size=(3, 3, 2, 5)), rng.normal(size=5)
     next_kernel = rng.normal(size=(3, 3, 5, 4))
-    originals = [kernel.copy(), bias.copy(), next_kernel.copy()]
-    result = remove_filters(kernel, bias, next_kernel, [1, 3])
-    new_kernel, new_bias, new_next = (np.asarray(a) for a in result)
-    report.check(all(np.array_equal(a, b) for a, b in zip(originals, (kernel, bias, next_kernel))),
+    bn = [rng.normal(size=5) for _ in range(4)]
+    originals = [kernel.copy(), bias.copy(), next_kernel.copy(), *[w.copy() for w in bn]]
+    result = remove_filters(kernel, bias, next_kernel, [1, 3], bn=bn)
+    if not report.check(isinstance(result, (tuple, list)) and len(result) == 4,
+                        "returns four things: (kernel, bias, next_kernel, bn)",
+                        "return a tuple (new_kernel, new_bias, new_next_kernel, new_bn)"):
+        return
+    new_kernel, new_bias, new_next = (np.asarray(a) for a in result[:3])
+    report.check(all(np.array_equal(a, b) for a, b in zip(originals, (kernel, bias, next_kernel, *bn))),
                  "the input arrays are untouched", "your function changed its input arrays; build new ones "
                  "(np.delete returns a copy)")
     if not report.check(new_kernel.shape == (3, 3, 2, 3) and new_bias.shape == (3,),
@@ -82,21 +133,55 @@ def exercise_2_2(report, remove_filters, model):
                  "the surviving filters and channels keep their values and order",
                  "the shapes are right but the values are not those of filters/channels 0, 2, 4 in order: "
                  "remove exactly the indices in `drop`")
+    new_bn = result[3]
+    report.check(new_bn is not None and len(new_bn) == 4
+                 and all(np.shape(a) == (3,) and np.allclose(np.asarray(a), w[keep])
+                         for a, w in zip(new_bn, bn)),
+                 "BatchNorm: γ, β, mean and variance each lose the dropped entries",
+                 "with bn=[γ, β, mean, variance] each (c,) array must lose the entries in `drop` "
+                 "(and bn=None must give None back)")
+    report.check(remove_filters(kernel, bias, next_kernel, [1, 3])[3] is None, "bn=None gives None back",
+                 "with bn=None return None as the fourth value")
+    dense_kernel, dense_next = rng.normal(size=(6, 5)), rng.normal(size=(5, 2))
+    _, _, got_dense, _ = remove_filters(dense_kernel, bias, dense_next, [1, 3])
+    report.check(np.asarray(got_dense).shape == (3, 2) and np.allclose(got_dense, dense_next[keep]),
+                 "Dense → Dense: the next kernel (5, 2) loses rows 1 and 3",
+                 "for a Dense layer followed by a Dense layer the next kernel (n_in, n_out) loses ROWS "
+                 "(axis 0) of the dropped units")
+    flat_next = rng.normal(size=(4 * 5, 2))  # Flatten of (2, 2, 5) maps: row p * 5 + k
+    _, _, got_flat, _ = remove_filters(kernel, bias, flat_next, [1, 3])
+    expected_flat = flat_next.reshape(4, 5, 2)[:, keep].reshape(12, 2)
+    if not report.check(np.asarray(got_flat).shape == (12, 2),
+                        "Flatten → Dense: the next kernel (4·5, 2) → (4·3, 2)",
+                        f"after a Flatten of 2×2 maps of 5 channels the Dense kernel has 20 rows; removing 2 "
+                        f"channels must leave 12 rows, got {np.asarray(got_flat).shape}: remove the "
+                        "channel at EVERY position"):
+        return
+    if np.allclose(got_flat, flat_next.reshape(5, 4, 2)[keep].reshape(12, 2)):
+        report.fail("Flatten → Dense: you removed rows as if the maps were flattened channels-first; "
+                    "Keras flattens channels-last, so channel k sits at rows p·c + k")
+        return
+    report.check(np.allclose(got_flat, expected_flat),
+                 "Flatten → Dense: channel k is removed at rows p·c + k of every position p",
+                 "Flatten → Dense: wrong rows removed; view the kernel as (positions, channels, n_out)")
 
-    # On the trained model: zero 8 conv1 filters, remove them with the student's function.
-    conv1, conv2 = model.get_layer("conv1"), model.get_layer("conv2")
-    drop = np.argsort(structured.filter_importance(model)["conv1"], kind="stable")[:8]
-    zeroed = copy_model(model)
-    k1, b1 = zeroed.get_layer("conv1").get_weights()
-    k1[..., drop], b1[drop] = 0.0, 0.0
-    zeroed.get_layer("conv1").set_weights([k1, b1])
-    smaller = structured.prune_filters(zeroed, {"conv1": 8 / conv1.filters})  # the target architecture
-    new_k1, new_b1, new_k2 = remove_filters(k1, b1, conv2.kernel.numpy(), drop)
-    smaller.get_layer("conv1").set_weights([np.asarray(new_k1), np.asarray(new_b1)])
-    smaller.get_layer("conv2").set_weights([np.asarray(new_k2), conv2.bias.numpy()])
+    # On the trained model: zero filters, remove them with the student's function; same predictions.
     x = np.random.default_rng(1).random((16, *model.input_shape[1:]), dtype=np.float32)
-    gap = float(np.abs(smaller(x, training=False).numpy() - zeroed(x, training=False).numpy()).max())
-    report.check(gap <= 1e-5, f"trained CNN: removing 8 zeroed conv1 filters leaves predictions unchanged "
-                 f"(max difference {gap:.1e})",
-                 f"predictions changed by up to {gap:.3g} after removing filters that were zero: conv2 must "
-                 "lose exactly the input channels of the removed conv1 filters")
+    for name, count in (("conv1", 8), ("conv3", 16)):
+        drop = np.argsort(structured.filter_importance(model)[name], kind="stable")[:count]
+        zeroed = _zero_filters(model, name, drop)
+        ratio = count / zeroed.get_layer(name).filters
+        smaller = structured.slim(zeroed, {name: ratio}, remove=remove_filters)
+        gap = _same_predictions(zeroed, smaller, x)
+        report.check(gap <= 1e-5, f"trained CNN: removing {count} zeroed {name} filters leaves predictions "
+                     f"unchanged (max difference {gap:.1e})",
+                     f"predictions changed by up to {gap:.3g} after removing {name} filters that were zero: "
+                     "the next layer must lose exactly the input channels of the removed filters")
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+
+def pattern_holds(pattern):
+    """The N:M pattern holds on every checked kernel: ``pattern`` is ``{layer: bool}``, non-empty."""
+    return bool(pattern) and all(pattern.values())

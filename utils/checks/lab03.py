@@ -1,7 +1,8 @@
-"""Self-checks for Lab 03 (static vs dynamic pruning)."""
+"""Self-checks for Lab 03 (static vs dynamic pruning), and the conditions of its verdicts."""
 
 import numpy as np
 
+from .. import stats
 from ._core import self_check
 
 __all__ = ["exercise_3_1", "exercise_3_2", "exercise_3_3"]
@@ -101,3 +102,29 @@ def exercise_3_3(report, top_k_gate):
     kept_z = np.flatnonzero(np.any(np.asarray(top_k_gate(z, 1)) != 0, axis=(1, 2))[0]).tolist()
     report.check(kept_z == [4], "saliency uses the magnitude |activation|",
                  f"kept channel {kept_z}, expected [4]: channel 4's mean |a| is 10/9 > 1; use np.abs")
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+def beats(a, b):
+    """True when arm ``a`` beats arm ``b`` beyond the seed noise: per-seed values (paired by seed), ≥ 3
+    seeds, and the mean of ``a - b`` larger than its standard error."""
+    return stats.paired_difference(a, b).exceeds_noise()
+
+
+def cost_within(reference, gated, limit=0.02):
+    """True when the accuracy cost ``reference - gated`` (paired by seed, ≥ 3 seeds) is at most ``limit``
+    even at one standard error above its mean."""
+    cost = stats.paired_difference(reference, gated)
+    return cost.n >= stats.MIN_SEEDS and cost.mean + cost.se <= limit
+
+
+def input_dependent(usage, *, low=0.1, high=0.9, share=0.25):
+    """True when at least ``share`` of the channels are used by some inputs and not by others: each such
+    channel is used by more than ``low`` and fewer than ``high`` of the inputs.
+
+    ``usage`` is the bool array ``(inputs, channels)`` of :func:`utils.dynamic.channel_usage`. A fixed
+    (static) channel mask gives 0 such channels, whatever its size.
+    """
+    used = np.asarray(usage, dtype=bool).mean(axis=0)
+    return float(np.mean((used > low) & (used < high))) >= share

@@ -1,11 +1,18 @@
 """Self-checks for Lab 04 (accuracy loss and recovery)."""
 
 import numpy as np
+import pandas as pd
 
+from .. import stats
 from ..calibration import expected_calibration_error
 from ..metrics import accuracy
-from ..pruning import prunable_layers, prune_weights, sensitivity_scan
-from ._core import self_check
+from ..prune_retrain import allocate_ratios as allocate_reference
+from ..pruning import prune_weights, sensitivity_scan
+from ._core import StudentError, self_check
+
+
+def _fmt(ratios):
+    return "{" + ", ".join(f"{k}: {float(v):.3f}" for k, v in ratios.items()) + "}"
 
 __all__ = ["exercise_4_1", "exercise_4_2", "exercise_4_3", "exercise_4_4"]
 
@@ -45,38 +52,57 @@ def exercise_4_1(report, layer_sensitivity, model, x, y, layer="conv1", sparsiti
                     "(utils.pruning.magnitude_mask) and measure accuracy on the x, y you were given")
 
 
-@self_check("Exercise 4.2 (per-layer ratios by hand)")
-def exercise_4_2(report, hand_picked_ratios, model, x, y, budget=0.85, tolerance=0.005):
-    """Check hand-picked ``{layer: sparsity}`` ratios: the global budget is met; compare with uniform."""
-    ratios = hand_picked_ratios()
-    if not report.check(isinstance(ratios, dict), "returns a dict {layer_name: sparsity}",
-                        f"returned {type(ratios).__name__}; return e.g. {{'conv1': 0.5, ...}}"):
+def _toy_scan(drops, sizes, sparsities=(0.5, 0.8, 0.9)):
+    """A small sensitivity table: ``drops = {layer: [drop at each sparsity]}``."""
+    rows = [{"layer": name, "weights": sizes[name], "sparsity": s, "accuracy": 0.9 - d, "drop": d}
+            for name, values in drops.items() for s, d in zip(sparsities, values)]
+    return pd.DataFrame(rows)
+
+
+@self_check("Exercise 4.2 (per-layer ratios under a global budget)")
+def exercise_4_2(report, allocate_ratios):
+    """Check ``allocate_ratios(scan, budget) -> {layer: sparsity}`` on small scans with known answers."""
+    sizes = {"small": 100, "big": 800, "last": 100}
+    scan = _toy_scan({"small": [0.02, 0.10, 0.30], "big": [0.00, 0.01, 0.03], "last": [0.05, 0.20, 0.50]},
+                     sizes)
+    ratios = allocate_ratios(scan.copy(), 0.75)
+    if not report.check(isinstance(ratios, dict) and set(ratios) == set(sizes),
+                        "returns a dict with one sparsity per layer of the scan",
+                        f"returned {ratios!r}; return {{layer_name: sparsity}} for every layer in the scan"):
         return
-    sizes = {layer.name: int(np.prod(layer.kernel.shape)) for layer in prunable_layers(model)}
-    unknown = sorted(set(ratios) - set(sizes))
-    if not report.check(not unknown, "every key is a prunable layer of the model",
-                        f"unknown layer name(s) {unknown}; the prunable layers are {list(sizes)}"):
+    values = {k: float(v) for k, v in ratios.items()}
+    reached = sum(values[k] * n for k, n in sizes.items()) / sum(sizes.values())
+    if not report.check(abs(reached - 0.75) < 1e-6, "the size-weighted global sparsity is exactly 0.75",
+                        f"your ratios {_fmt(values)} reach a global sparsity of {reached:.4f}, not 0.75. "
+                        "Weight each layer by its number of weights (Σ s·n / Σ n), and blend the allocations "
+                        "just below and just above the budget so that it is met exactly"):
         return
-    bad = {k: v for k, v in ratios.items() if not (isinstance(v, (int, float)) and 0 <= v < 1)}
-    if not report.check(not bad, "every sparsity is a fraction in [0, 1)",
-                        f"{bad}: a sparsity is the fraction of weights removed, e.g. 0.9 (not 90, not 1.0)"):
-        return
-    reached = sum(ratios.get(name, 0.0) * n for name, n in sizes.items()) / sum(sizes.values())
-    if not report.check(abs(reached - budget) <= tolerance,
-                        f"global sparsity {reached:.1%} is within ±{tolerance:.1%} of {budget:.0%}",
-                        f"your ratios reach {reached:.1%} global sparsity, not {budget:.0%} "
-                        f"(±{tolerance:.1%}). "
-                        "Weight each layer's sparsity by its number of weights: "
-                        f"{', '.join(f'{k} {v:,}' for k, v in sizes.items())}. The big layers decide."):
-        return
-    yours = accuracy(prune_weights(model, ratios), x, y)
-    uniform = accuracy(prune_weights(model, budget), x, y)
-    report.check(yours > uniform,
-                 f"one-shot accuracy with your ratios {yours:.1%} beats uniform {budget:.0%} ({uniform:.1%})",
-                 f"one-shot accuracy with your ratios is {yours:.1%}, uniform {budget:.0%} gives "
-                 f"{uniform:.1%}. "
-                 "Look at the scan: spare the layers whose accuracy falls first, take more from the robust "
-                 "big ones")
+    report.check(values["big"] > values["small"] > values["last"] - 1e-12 and values["big"] <= 0.9,
+                 "the robust big layer is pruned most, the sensitive layers least, none beyond the scan",
+                 f"got {_fmt(values)}: with one drop threshold for all layers, a layer whose drop stays "
+                 "small goes far, one whose drop rises early stops early")
+    expected = allocate_reference(scan, 0.75)
+    report.check(all(abs(values[k] - expected[k]) < 1e-6 for k in sizes),
+                 f"matches the one-threshold rule: {_fmt(expected)}",
+                 f"got {_fmt(values)}, expected {_fmt(expected)}: raise the threshold through the scan's "
+                 "drop values; at the first one that reaches the budget, blend with the previous allocation")
+    bumpy = _toy_scan({"a": [0.00, 0.20, 0.05], "b": [0.00, 0.10, 0.10]}, {"a": 500, "b": 500})
+    got = allocate_ratios(bumpy.copy(), 0.75)
+    want = allocate_reference(bumpy, 0.75)
+    report.check(isinstance(got, dict) and all(abs(float(got.get(k, -1)) - want[k]) < 1e-6 for k in want),
+                 "a layer stops at the first sparsity whose drop exceeds the threshold",
+                 f"on a scan whose drop dips again after a bad point you gave {got!r}, expected "
+                 f"{_fmt(want)}: walk up each layer's sparsities and stop at the first drop above the "
+                 "threshold; a lucky point further on does not count")
+    try:
+        allocate_ratios(scan.copy(), 0.95)
+    except StudentError as error:
+        if not isinstance(error.error, ValueError):
+            raise
+        report.ok("a budget beyond the highest scanned sparsities raises ValueError")
+    else:
+        report.fail("with budget 0.95 (beyond every layer's highest scanned sparsity, 0.9) your function "
+                    "returned a result; raise a ValueError that says the budget is out of reach")
 
 
 def _reference_cases():
@@ -153,3 +179,23 @@ def exercise_4_3(report, find_pies):
     report.check(tie.size == 0, "a tie is broken towards the smaller label (3 vs 5 → 3)",
                  "with votes [3, 5] the modal label should be 3 (np.bincount(...).argmax() picks the "
                  "smallest label in a tie), so 3 vs 3 is not a PIE")
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+def beats(a, b):
+    """True when arm ``a`` beats arm ``b`` beyond the seed noise: per-seed values (paired by seed), ≥ 3
+    seeds, and the mean of ``a - b`` larger than its standard error."""
+    return stats.paired_difference(a, b).exceeds_noise()
+
+
+def recovers(recovered_fraction, target=0.8):
+    """True when fine-tuning recovered at least ``target`` of the accuracy that pruning lost."""
+    return float(recovered_fraction) >= target
+
+
+def within_null(worst_class_drop, overall_drop, null_worst_gap):
+    """True when the top-1 drop is positive and the worst class's drop is no larger than the null: the worst
+    per-class gap between two dense populations (same unit). Then the per-class damage cannot be told apart
+    from seed noise; the condition fails as soon as pruning concentrates damage beyond it."""
+    return overall_drop > 0 and worst_class_drop <= null_worst_gap

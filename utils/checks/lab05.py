@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .. import keras
+from .. import keras, stats
 from ._core import self_check
 
 __all__ = ["exercise_5_1", "exercise_5_2", "exercise_5_3"]
@@ -77,37 +77,109 @@ def exercise_5_2(report, loss_threshold_roc):
                  "examples move together")
 
 
-@self_check("Exercise 5.3 (per-example clipping)")
-def exercise_5_3(report, clip_per_example):
-    """Check ``clip_per_example(grads, l2_norm_clip)`` on a list of per-example gradient arrays."""
+def _dp_case():
+    """Five examples, two variables; example 2's gradient is short (below C) and must not be rescaled."""
     rng = np.random.default_rng(1)
-    grads = [rng.normal(size=(5, 3, 4)), rng.normal(size=(5, 4))]   # 5 examples, two variables
+    grads = [rng.normal(size=(5, 3, 4)), rng.normal(size=(5, 4))]
     grads[0][2] *= 0.01
-    grads[1][2] *= 0.01                                              # example 2 is short: must be untouched
-    clip = 1.5
-    before = [g.copy() for g in grads]
-    clipped = clip_per_example(grads, clip)
-    if not report.check(isinstance(clipped, (list, tuple)) and len(clipped) == 2
-                        and all(np.shape(c) == np.shape(g) for c, g in zip(clipped, grads)),
-                        "returns one array per variable, shapes unchanged",
-                        "return a list with one array per variable, each of shape (n_examples, ...)"):
+    grads[1][2] *= 0.01
+    noise = [rng.normal(size=(3, 4)), rng.normal(size=(4,))]
+    return grads, noise
+
+
+def _expected_dp_gradient(grads, noise, clip, sigma, batch):
+    """The model answer, independent of utils.privacy: clip each whole example, sum, add noise, divide."""
+    flat = np.concatenate([np.reshape(g, (g.shape[0], -1)) for g in grads], axis=1)
+    factors = np.minimum(1.0, clip / np.maximum(np.linalg.norm(flat, axis=1), 1e-12))
+    return [(np.einsum("i,i...->...", factors, g) + sigma * clip * z) / batch for g, z in zip(grads, noise)]
+
+
+def _close(got, want):
+    return all(np.shape(a) == np.shape(b) and np.allclose(a, b, atol=1e-9) for a, b in zip(got, want))
+
+
+@self_check("Exercise 5.3 (one DP-SGD gradient)")
+def exercise_5_3(report, dp_sgd_gradient):
+    """Check ``dp_sgd_gradient(per_example_grads, noise, l2_norm_clip, noise_multiplier, batch_size)``."""
+    grads, noise = _dp_case()
+    clip, sigma, batch = 1.5, 0.8, 8.0              # B = 8 expected examples, 5 in this (Poisson) batch
+    before = [g.copy() for g in grads] + [z.copy() for z in noise]
+    zeros = [np.zeros_like(z) for z in noise]
+    result = dp_sgd_gradient(grads, noise, clip, sigma, batch)
+    if not report.check(isinstance(result, (list, tuple)) and len(result) == 2
+                        and all(np.shape(r) == np.shape(z) for r, z in zip(result, noise)),
+                        "returns one array per variable, with the variable's shape (3, 4) and (4,)",
+                        "return a list with one array per variable, shaped like the variable: the example "
+                        "axis (axis 0) must be summed away"):
         return
-    report.check(all(np.array_equal(a, b) for a, b in zip(before, grads)), "the input is not modified",
-                 "you changed the input arrays in place; compute new arrays")
-    flat = np.concatenate([np.reshape(c, (5, -1)) for c in clipped], axis=1)
-    raw = np.concatenate([np.reshape(g, (5, -1)) for g in before], axis=1)
-    norms = np.linalg.norm(flat, axis=1)
-    per_variable = [np.linalg.norm(np.reshape(c, (5, -1)), axis=1) for c in clipped]
-    if np.any(norms > clip + 1e-6) and all(np.all(v <= clip + 1e-6) for v in per_variable):
-        report.fail("you clipped each variable separately; clip the norm of each example's *whole* "
-                    "gradient (all variables together), as DP-SGD's sensitivity bound needs")
+    report.check(all(np.array_equal(a, b) for a, b in zip(before, grads + noise)),
+                 "the inputs are not modified",
+                 "you changed the gradient or noise arrays in place; compute new arrays")
+    result = [np.asarray(r, dtype=np.float64) for r in result]
+    no_noise = [np.asarray(r, dtype=np.float64) for r in dp_sgd_gradient(grads, zeros, clip, sigma, batch)]
+    clipped_mean = _expected_dp_gradient(grads, zeros, clip, 0.0, batch)
+    if _close(no_noise, _expected_dp_gradient(grads, zeros, clip, 0.0, 5.0)):
+        report.fail("you divided by the actual number of examples (5); divide by the *expected* batch size "
+                    "B: with Poisson sampling the actual size is itself private")
         return
-    report.check(bool(np.all(norms <= clip + 1e-6)), f"every example's whole gradient has norm ≤ {clip}",
-                 f"norms after clipping are {np.round(norms, 3).tolist()}; scale example i by "
-                 f"min(1, C / ||g_i||) where ||g_i|| is over all variables")
-    report.check(np.allclose(flat[2], raw[2]), "a gradient already shorter than C is left unchanged",
-                 "example 2 had a small gradient and should not change: use min(1, C/norm), not C/norm")
-    cosine = np.sum(flat * raw, axis=1) / (np.linalg.norm(flat, axis=1) * np.linalg.norm(raw, axis=1))
-    report.check(np.allclose(cosine, 1.0), "directions are kept (clipping only rescales)",
-                 "clipping must multiply each example's gradient by a positive number, not change "
-                 "its direction")
+    per_variable = [(np.sum(g * np.minimum(1.0, clip / np.maximum(np.linalg.norm(
+        np.reshape(g, (5, -1)), axis=1), 1e-12)).reshape((5,) + (1,) * (g.ndim - 1)), axis=0)) / batch
+        for g in grads]
+    if _close(no_noise, per_variable):
+        report.fail("you clipped each variable separately; clip the norm of each example's *whole* gradient "
+                    "(all variables together): that norm is what bounds one example's influence")
+        return
+    if _close(no_noise, [np.sum(g, axis=0) / batch for g in grads]):
+        report.fail("no clipping happened: scale example i by min(1, C / ‖g_i‖) before summing")
+        return
+    if _close(no_noise, [np.sum(g, axis=0) * np.minimum(1.0, clip / np.linalg.norm(_flat_sum(grads))) / batch
+                         for g in grads]):
+        report.fail("you clipped the *sum* of the gradients; clip every example's gradient on its own, "
+                    "then sum")
+        return
+    if not report.check(_close(no_noise, clipped_mean),
+                        "without noise: the sum of the per-example clipped gradients, divided by B",
+                        "with zero noise the result should be Σ_i g_i · min(1, C/‖g_i‖) / B, where ‖g_i‖ is "
+                        "the norm of example i over all variables; compare your steps with Abadi et al.'s "
+                        "Algorithm 1"):
+        return
+    noise_part = [r - m for r, m in zip(result, clipped_mean)]
+    for wrong, message in (
+            (sigma, "the noise has standard deviation σ, but it must be σ·C (the noise is scaled to the "
+                    "clipping norm: the most one example can move the sum)"),
+            (clip, "the noise has standard deviation C; multiply the standard normal draws by σ·C"),
+            (sigma * clip * 5, "the noise is added once per example; add one draw σ·C·z to the *sum*"),
+            (-sigma * clip, "the noise has the wrong sign; add σ·C·z")):
+        if _close(noise_part, [wrong * z / batch for z in noise]):
+            report.fail(message)
+            return
+    if _close(noise_part, [sigma * clip * z for z in noise]):
+        report.fail("the noise is not divided by B: add it to the sum, then divide the noisy sum by B")
+        return
+    report.check(_close(noise_part, [sigma * clip * z / batch for z in noise]),
+                 "the noise is σ·C·z added to the sum, then divided by B",
+                 "the noise part of your result is not σ·C·z / B for the given draws z; add "
+                 "noise_multiplier · l2_norm_clip · z to the clipped sum, once, then divide by B")
+    short = [g[2:3] for g in grads]
+    report.check(_close(dp_sgd_gradient(short, zeros, clip, 0.0, 1.0), [g[0] for g in short]),
+                 "a gradient already shorter than C is left unchanged",
+                 "an example whose whole gradient is shorter than C must not be rescaled: use min(1, C/‖g‖)")
+
+
+def _flat_sum(grads):
+    return np.concatenate([np.sum(g, axis=0).ravel() for g in grads])
+
+
+# ------------------------------------------------------------------------------------------ verdicts
+
+def attack_leaks(auc, *, threshold=0.6):
+    """The attack separates members from non-members clearly: AUC ≥ ``threshold`` (0.5 is guessing)."""
+    return bool(np.isfinite(auc) and auc >= threshold)
+
+
+def dp_lowers_leak(non_private_aucs, dp_aucs):
+    """DP-SGD lowers the attack AUC below the non-private model's, paired by seed, by more than the s.e.
+
+    ``non_private_aucs[i]`` and ``dp_aucs[i]`` come from the same seed (the same members); ≥ 3 seeds.
+    """
+    return stats.paired_difference(non_private_aucs, dp_aucs).exceeds_noise()

@@ -2,10 +2,13 @@
 
 import numpy as np
 
-from ..patch import sticker_mask
+from .. import keras, stats
+from ..adversarial import input_gradient
+from ..audit import recall_per_class as reference_recall_per_class
+from ..patch import apply_patch, sticker_mask, sticker_step
 from ._core import self_check
 
-__all__ = ["exercise_9_1", "exercise_9_2"]
+__all__ = ["exercise_9_1", "exercise_9_2", "exercise_9_3"]
 
 
 @self_check("Exercise 9.1 (recall per class)")
@@ -41,10 +44,7 @@ def exercise_9_1(report, recall_per_class, y_true=None, y_pred=None, num_classes
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     num_classes = int(y_true.max()) + 1 if num_classes is None else num_classes
     mine = np.asarray(recall_per_class(y_true, y_pred, num_classes), dtype=float)
-    reference = np.full(num_classes, np.nan)
-    for c in range(num_classes):
-        if np.any(y_true == c):
-            reference[c] = np.mean(y_pred[y_true == c] == c)
+    reference = reference_recall_per_class(y_true, y_pred, num_classes)
     same = mine.shape == reference.shape and np.allclose(mine, reference, equal_nan=True)
     report.check(same, f"matches the reference on the lab's {len(y_true)} test signs",
                  "differs from the reference on the lab's test signs: "
@@ -80,3 +80,113 @@ def exercise_9_2(report, apply_sticker, x):
     report.check(result.min() >= 0.0 and result.max() <= 1.0, "pixels stay in [0, 1]",
                  f"values in [{result.min():.2f}, {result.max():.2f}]: covering pixels never leaves [0, 1]; "
                  "did you add instead of replace?")
+
+
+def _tiny_classifier(shape=(8, 8, 3), classes=4, seed=0):
+    """A fixed linear softmax classifier on small images: cheap, with useful input gradients."""
+    model = keras.Sequential([keras.layers.Input(shape), keras.layers.Flatten(),
+                              keras.layers.Dense(classes, activation="softmax")])
+    rng = np.random.default_rng(seed)
+    kernel = rng.normal(0, 1.0, (int(np.prod(shape)), classes)).astype(np.float32)
+    model.set_weights([kernel, np.zeros(classes, np.float32)])
+    return model
+
+
+def _mean_loss(model, x, y):
+    probabilities = np.asarray(model(x, training=False))
+    return float(-np.mean(np.log(probabilities[np.arange(len(y)), y] + 1e-12)))
+
+
+@self_check("Exercise 9.3 (one step of the sticker optimiser)")
+def exercise_9_3(report, sticker_step_fn):
+    """Check ``sticker_step(model, x, y, sticker, mask, step_size) -> new sticker`` against
+    ``clip(sticker + step_size · sign(Σᵢ ∇ₓ loss at the stickered images) · mask, 0, 1)``."""
+    model = _tiny_classifier()
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (6, 8, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 4, 6)
+    mask = sticker_mask((8, 8), boxes=((0.25, 0.25, 0.25, 0.5), (0.625, 0.25, 0.25, 0.5)))
+    sticker = (rng.uniform(0, 1, (8, 8, 3)) * mask).astype(np.float32)
+    before = sticker.copy()
+    result = np.asarray(sticker_step_fn(model, x, y, sticker, mask, 0.05), dtype=np.float32)
+    if not report.check(result.shape == sticker.shape, "one sticker out, the shape of one image",
+                        f"expected shape {sticker.shape}, got {result.shape}: one sticker must fool every "
+                        "image, so add the images' gradients up (sum over axis 0) before the step"):
+        return
+    report.check(np.array_equal(sticker, before), "the old sticker is left untouched",
+                 "your function changed `sticker` in place: compute and return a new array")
+    outside = mask[..., 0] == 0
+    if not report.check(np.allclose(result[outside], sticker[outside]),
+                        "pixels outside the mask are unchanged",
+                        "pixels outside the mask changed: multiply the step by the mask — the attacker can "
+                        "only paint inside the stickers"):
+        return
+    near_edge = np.where(mask == 1, np.where(sticker > 0.5, 0.99, 0.01), 0.0).astype(np.float32)
+    edged = np.asarray(sticker_step_fn(model, x, y, near_edge, mask, 0.5))
+    edged = np.concatenate([edged.ravel(), result.ravel()])
+    if not report.check(edged.min() >= 0.0 and edged.max() <= 1.0,
+                        "the sticker stays printable: values in [0, 1]",
+                        f"your sticker reached [{edged.min():.2f}, {edged.max():.2f}]: clip the new sticker "
+                        "to [0, 1]"):
+        return
+    expected = sticker_step(model, x, y, sticker, mask, 0.05)
+    direction = np.sign(input_gradient(model, apply_patch(x, sticker, mask), y).sum(axis=0)) * mask
+    descent = np.clip(sticker - 0.05 * direction, 0, 1)
+    if np.allclose(result, descent, atol=1e-6):
+        report.fail("you stepped *down* the loss (gradient descent): the attacker wants the loss of the true "
+                    "labels to grow, so move along +sign(gradient)")
+        return
+    grads_clean_images = _clean_image_step(model, x, y, sticker, mask, 0.05)
+    if not np.allclose(expected, grads_clean_images) and np.allclose(result, grads_clean_images, atol=1e-6):
+        report.fail("the gradient was taken at the clean images: paste the current sticker into them first, "
+                    "the gradient must be the one at the images the model will really see")
+        return
+    step = result - sticker
+    moved = np.abs(step[mask[..., 0] == 1])
+    interior = (sticker > 0.05) & (sticker < 0.95) & (mask == 1)
+    if not np.allclose(np.abs(step[interior]), 0.05, atol=1e-5):
+        report.fail("every sticker pixel should move by exactly step_size (unless clipped at 0 or 1): take "
+                    "the sign of the summed gradient, not the gradient itself (moves between "
+                    f"{moved.min():.3g} and {moved.max():.3g}, expected 0.05)")
+        return
+    report.check(np.allclose(result, expected, atol=1e-6),
+                 "each pixel moves by step_size along the sign of the gradient summed over the images",
+                 "some pixels moved the wrong way: the direction is sign(Σᵢ ∇ₓ loss(model(xᵢ with sticker), "
+                 "yᵢ)) — the sign of the *sum* over the images, not the sum of the images' signs")
+    loss_before = _mean_loss(model, apply_patch(x, sticker, mask), y)
+    report.check(_mean_loss(model, apply_patch(x, result, mask), y) > loss_before,
+                 "the step raises the mean loss on the images (the attack gets stronger)",
+                 "after your step the loss on the stickered images did not grow")
+
+
+def _clean_image_step(model, x, y, sticker, mask, step_size):
+    """The typical mistake: the gradient taken at the clean images instead of the stickered ones."""
+    grad = input_gradient(model, x, y).sum(axis=0)
+    return np.clip(sticker + step_size * np.sign(grad) * mask, 0.0, 1.0).astype(np.float32)
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+
+def fraction_at_most(value, reference, fraction):
+    """``value`` is at most ``fraction`` of ``reference`` (MACs or parameters of two models)."""
+    return float(value) <= fraction * float(reference)
+
+
+def drop_within(reference, values, max_drop):
+    """Non-inferiority over seeds: the mean drop ``reference − values`` plus one s.e. is at most
+    ``max_drop`` (fractions; ≥ 3 seeds)."""
+    drops = stats.mean_se(float(reference) - np.asarray(values, dtype=float))
+    return drops.n >= stats.MIN_SEEDS and drops.mean + drops.se <= max_drop
+
+
+def beats_beyond_noise(a, b, margin=0.0):
+    """Arm ``a`` beats arm ``b`` (paired by seed) by more than ``margin`` plus one s.e. (≥ 3 seeds)."""
+    return stats.paired_difference(a, b).exceeds_noise(margin)
+
+
+def above_null(values, null):
+    """Per-class claim: the per-seed statistic ``values`` exceeds the ``null`` (the same statistic
+    between two dense seeds) by more than one s.e. (≥ 3 seeds)."""
+    return stats.mean_se(values).exceeds_noise(float(null))
+

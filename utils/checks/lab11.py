@@ -1,12 +1,50 @@
-"""Self-checks for Lab 11 (case study: a pruned diagnosis model)."""
+"""Self-checks and verdict conditions for Lab 11 (case study: a pruned diagnosis model).
+
+The exercises: 11.1 the screening summary, 11.2 the NLL of temperature-scaled probabilities,
+11.3 fitting the temperature (the lab's mechanism), 11.4 a threshold for a target sensitivity.
+The verdict conditions (``fits_budget``, ``temperature_lowers_ece``, ``not_worse_than``) are
+functions of the measured values, each with a passing and a failing unit test.
+"""
 
 import numpy as np
+from scipy.special import softmax
 
+from .. import stats
 from ..binary import confusion_at, threshold_for_recall
-from ..calibration import temperature_nll
-from ._core import self_check
+from ..calibration import fit_temperature, temperature_nll
+from ._core import StudentError, self_check
 
-__all__ = ["exercise_11_1", "exercise_11_2", "exercise_11_3"]
+__all__ = ["exercise_11_1", "exercise_11_2", "exercise_11_3", "exercise_11_4"]
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+def fits_budget(nonzero, max_nonzero):
+    """The pruned model's non-zero parameters are within the device's budget."""
+    return int(nonzero) <= int(max_nonzero)
+
+
+def temperature_lowers_ece(ece_before, ece_after):
+    """Temperature scaling lowered the test ECE beyond the seed-to-seed noise.
+
+    ``ece_before[i]`` / ``ece_after[i]``: one model's test ECE without / with its fitted temperature,
+    on seed ``i``. True when the mean paired decrease exceeds its standard error over ≥ 3 seeds.
+    """
+    return stats.paired_difference(ece_before, ece_after).exceeds_noise()
+
+
+def not_worse_than(candidate, reference, margin, *, higher_is_better=True):
+    """Non-inferiority over seeds: the candidate is worse than the reference by less than ``margin``.
+
+    The per-seed gap (reference − candidate for a higher-is-better metric such as sensitivity,
+    candidate − reference for a lower-is-better one such as ECE) must have ``mean + s.e. ≤ margin``
+    over ≥ 3 paired seeds: the candidate may be better, or worse by less than the margin *including*
+    one standard error of the noise. A noisy measurement therefore makes the verdict harder to meet,
+    never easier.
+    """
+    gap = (stats.paired_difference(reference, candidate) if higher_is_better
+           else stats.paired_difference(candidate, reference))
+    return gap.n >= stats.MIN_SEEDS and gap.mean + gap.se <= margin
 
 
 @self_check("Exercise 11.1 (sensitivity, specificity and missed malignancies)")
@@ -80,8 +118,59 @@ def exercise_11_2(report, temperature_nll_fn):
                  "log, e.g. np.maximum(probs, calibration.FLOOR), so that log 0 never happens")
 
 
-@self_check("Exercise 11.3 (a threshold for a target sensitivity)")
-def exercise_11_3(report, threshold_for_sensitivity):
+def _toy_probabilities(sharpness, n=400, classes=2, seed=0):
+    """Probabilities ``softmax(sharpness · z)`` of a toy model whose true logits are ``z``, with labels
+    drawn from ``softmax(z)``: the best temperature is close to ``sharpness``."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 2.5, (n, classes))
+    y = np.array([rng.choice(classes, p=p) for p in softmax(z, axis=1)])
+    return softmax(sharpness * z, axis=1), y
+
+
+@self_check("Exercise 11.3 (fitting the temperature on validation data)")
+def exercise_11_3(report, fit_temperature_fn):
+    """Check ``fit_temperature(probs, y) -> T`` (the T minimising the mean NLL) against utils.calibration."""
+    cases = (("an under-confident model", 0.4, 2), ("an over-confident model", 3.0, 2),
+             ("a 3-class model", 1.7, 3))
+    for name, sharpness, classes in cases:
+        probs, y = _toy_probabilities(sharpness, classes=classes)
+        kept = probs.copy()
+        expected = fit_temperature(None, probs, y)
+        value = float(fit_temperature_fn(probs, y))
+        if not np.array_equal(probs, kept):
+            report.fail("your function changed the probabilities it was given; work on a copy")
+            return
+        if abs(np.log(value * expected)) < 0.02 and abs(np.log(value / expected)) > 0.1:
+            report.fail(f"{name}: you returned {value:.3f}, the inverse of T = {expected:.3f}: the model's "
+                        "log-probabilities are *divided* by T, and the NLL is minimised over T itself")
+            return
+        if expected < 1 and value >= 0.99:
+            report.fail(f"{name}: expected T = {expected:.3f} < 1, you returned {value:.3f}. An "
+                        "under-confident model needs sharpening (T < 1): search T on both sides of 1, "
+                        "e.g. over 0.05 … 20 on a log scale")
+            return
+        if not report.check(abs(np.log(value / expected)) < 0.02,
+                            f"{name}: T = {expected:.3f}, the minimum of the validation NLL",
+                            f"{name}: expected T = {expected:.3f}, you returned {value:.3f}. Minimise the "
+                            "*mean NLL* of softmax(log p / T) over T > 0, to about 1 % precision "
+                            "(scipy.optimize.minimize_scalar on log T, or a fine log-spaced grid); not "
+                            "the ECE or the accuracy, which do not change smoothly with T"):
+            return
+    perfect = np.array([[0.8, 0.2], [0.3, 0.7], [0.9, 0.1]])
+    try:
+        value = fit_temperature_fn(perfect, np.array([0, 1, 0]))
+    except StudentError as error:
+        report.check(isinstance(error.error, ValueError),
+                     "no mistakes on validation: raises ValueError (the NLL has no minimum)",
+                     f"with no validation mistakes you raised {error}; raise a ValueError that says so")
+        return
+    report.fail(f"every example is classified correctly, yet you returned T = {float(value):.3g}. Then the "
+                "NLL keeps falling as T → 0 and has no minimum: raise a ValueError that says the "
+                "validation set holds none of the model's mistakes")
+
+
+@self_check("Exercise 11.4 (a threshold for a target sensitivity)")
+def exercise_11_4(report, threshold_for_sensitivity):
     """Check ``threshold_for_sensitivity(y, scores, target) -> threshold`` (flag ``scores >= t``)."""
     y = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
     scores = np.array([0.95, 0.8, 0.6, 0.4, 0.1, 0.7, 0.3, 0.2, 0.05, 0.01])

@@ -1,4 +1,15 @@
-"""Self-checks for Lab 12 (from the document's example to a shipped model)."""
+"""Self-checks and verdict conditions for Lab 12 (from the document's example to a shipped model).
+
+The exercises: 12.1 which layers to prune, 12.2 the int8 conversion and 12.3 running the file with
+LiteRT (the lab's mechanism: conversion plus the Keras ↔ LiteRT agreement check), 12.4 quantizing
+inputs, 12.5 the release policy written before the audit. Verdict conditions are functions of the
+measured values (sizes in bytes, accuracies, the policy's decision), each with a passing and a failing
+unit test; none of them reads a wall-clock time.
+"""
+
+import copy
+import inspect
+import math
 
 import numpy as np
 
@@ -6,9 +17,36 @@ from ..deploy import litert_interpreter, quiet_tflite, tflite_io_types, tflite_p
 from ..metrics import predict_classes
 from ..models import lenet5, mlp, seed_cnn
 from ..pruning import prunable_layers
-from ._core import self_check
+from ._core import StudentError, self_check
 
-__all__ = ["exercise_12_1", "exercise_12_2", "exercise_12_3"]
+__all__ = ["exercise_12_1", "exercise_12_2", "exercise_12_3", "exercise_12_4", "exercise_12_5"]
+
+
+# ------------------------------------------------------------------ verdict conditions
+
+def at_least(value, target):
+    """A measured value (e.g. the dense model's test accuracy) reaches its target."""
+    return float(value) >= float(target)
+
+
+def at_most(value, limit):
+    """A measured value (e.g. an accuracy drop in pt, a size ratio) stays within its limit."""
+    return float(value) <= float(limit)
+
+
+def sparsity_on_target(per_layer, pruned_layers, target, *, tolerance=0.005, dense_limit=0.01):
+    """Each pruned kernel is within ``tolerance`` of ``target`` sparsity and every other kernel is dense.
+
+    ``per_layer``: ``{layer name: fraction of zeros}``; ``pruned_layers``: the names meant to be pruned.
+    """
+    pruned = [abs(per_layer[name] - target) <= tolerance for name in pruned_layers]
+    others = [per_layer[name] <= dense_limit for name in per_layer if name not in pruned_layers]
+    return bool(pruned) and all(pruned) and all(others)
+
+
+def decided(decision, expected):
+    """The release policy returned the ``expected`` decision ("release" or "hold")."""
+    return decision == expected
 
 
 def _shares(model, with_bias=False):
@@ -94,8 +132,120 @@ def exercise_12_2(report, to_int8_tflite, model, calibration_x):
                  "with real, float32 inputs in the model's range (not random noise or uint8 pixels)")
 
 
-@self_check("Exercise 12.3 (quantize float inputs to int8)")
-def exercise_12_3(report, quantize):
+@self_check("Exercise 12.3 (running the file with LiteRT)")
+def exercise_12_3(report, litert_predict, model_bytes, x):
+    """Check ``litert_predict(model_bytes, x) -> float outputs (n, classes)`` against utils.deploy."""
+    try:
+        source = inspect.getsource(litert_predict)
+    except (OSError, TypeError):
+        source = ""
+    if "tf.lite.Interpreter" in source:
+        report.fail("tf.lite.Interpreter is deprecated: use ai_edge_litert.interpreter.Interpreter "
+                    "(the LiteRT package), as the LiteRT documentation does")
+        return
+    x = np.asarray(x)
+    expected = tflite_predict(model_bytes, x)
+    with quiet_tflite():  # the interpreter's own log lines are not the student's output
+        result = litert_predict(model_bytes, x)
+    result = np.asarray(result)
+    if not report.check(result.shape == expected.shape,
+                        f"returns one row of outputs per input: shape {expected.shape}",
+                        f"returned shape {result.shape}, expected {expected.shape}. Resize the input tensor "
+                        "to the batch (interpreter.resize_tensor_input, then allocate_tensors) or run the "
+                        "inputs one at a time and stack the outputs"):
+        if result.shape[:1] == (1,):
+            report.fail("you returned the outputs of the first input only: the file was converted with a "
+                        "batch of 1, so resize its input to len(x) before allocate_tensors")
+        return
+    report.check(np.issubdtype(result.dtype, np.floating), "returns floats (probabilities)",
+                 f"returned {result.dtype}: return the output tensor as floats")
+    report.check(np.allclose(result, expected, atol=1e-5),
+                 "the outputs equal LiteRT's for the same file (largest difference "
+                 f"{np.abs(result.astype(float) - expected).max():.1e})",
+                 "the outputs differ from LiteRT's on the same file: set the input tensor with "
+                 "interpreter.set_tensor(input_details['index'], batch), call invoke(), then read "
+                 "interpreter.get_tensor(output_details['index'])")
+    with quiet_tflite():
+        single = np.asarray(litert_predict(model_bytes, x[:1]))
+    report.check(single.shape == expected[:1].shape and np.allclose(single, expected[:1], atol=1e-5),
+                 "works on a batch of one image too",
+                 f"on a batch of one image you returned shape {single.shape}: the function must work for "
+                 "any batch size")
+
+
+def _good_audit(limits):
+    """Measured values that meet every limit with room to spare."""
+    return {metric: (0.5 * bound if direction == "max" else bound + 0.5) for metric, (direction, bound)
+            in limits.items()}
+
+
+POLICY_LIMITS = {"accuracy drop (pt)": ("max", 1.5), "membership AUC": ("max", 0.55),
+                 "agreement with Keras (%)": ("min", 99.0)}
+
+
+@self_check("Exercise 12.5 (a release policy written before the audit)")
+def exercise_12_5(report, release_policy_fn):
+    """Check ``release_policy(measured, limits) -> ("release" | "hold", [reasons])``."""
+    limits = copy.deepcopy(POLICY_LIMITS)
+    good = _good_audit(limits)
+    kept = (copy.deepcopy(good), copy.deepcopy(limits))
+    result = release_policy_fn(good, limits)
+    if (good, limits) != kept:
+        report.fail("your function changed the measured values or the limits it was given; only read them")
+        return
+    pair = isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], (list, tuple))
+    if not report.check(pair,
+                        "returns (decision, reasons)",
+                        f"returned {result!r}: return a pair, e.g. ('hold', ['accuracy drop (pt): …'])"):
+        return
+    if not report.check(result[0] == "release" and len(result[1]) == 0,
+                        "an audit within every limit: 'release', no reasons",
+                        f"an audit within every limit gave {result!r}; expected ('release', [])"):
+        return
+    at_bound = {metric: bound for metric, (_, bound) in limits.items()}
+    decision = release_policy_fn(at_bound, limits)[0]
+    if not report.check(decision == "release",
+                        "a value exactly at its limit is allowed ('at most' / 'at least')",
+                        f"values exactly at their limits gave {decision!r}: a limit ('max', b) means the "
+                        "value may be at most b, so b itself passes"):
+        return
+    for metric, (direction, bound) in limits.items():
+        worse = dict(good, **{metric: 1.5 * bound if direction == "max" else bound - 1})
+        better = dict(good, **{metric: 0.2 * bound if direction == "max" else bound + 0.8})
+        decision, reasons = release_policy_fn(worse, limits)
+        if not report.check(decision == "hold" and any(metric in str(r) for r in reasons),
+                            f"{metric} beyond its limit ({direction} {bound}): 'hold', and a reason names it",
+                            f"{metric} = {worse[metric]} with limit ({direction!r}, {bound}) gave "
+                            f"{(decision, list(reasons))!r}: hold, with a reason that names the metric. "
+                            + ("max: the value must be <= bound" if direction == "max"
+                               else "min: the value must be >= bound")):
+            return
+        if release_policy_fn(better, limits)[0] != "release":
+            report.fail(f"{metric} = {better[metric]} is well within ({direction!r}, {bound}) but you held "
+                        "the "
+                        "release: check the direction of the comparison")
+            return
+    for missing_value, what in ((None, "missing"), (math.nan, "NaN")):
+        audit = dict(good)
+        if missing_value is None:
+            audit.pop("membership AUC")
+        else:
+            audit["membership AUC"] = missing_value
+        try:
+            decision, reasons = release_policy_fn(audit, limits)
+        except StudentError as error:
+            report.fail(f"a {what} metric made your function raise {error}: hold the release instead, with "
+                        "a reason ('not measured')")
+            return
+        if not report.check(decision == "hold" and any("membership AUC" in str(r) for r in reasons),
+                            f"a {what} metric holds the release (not measured is not shown safe)",
+                            f"with the membership AUC {what} you returned {(decision, list(reasons))!r}: "
+                            "what was not measured was not shown to be safe, so hold, with a reason"):
+            return
+
+
+@self_check("Exercise 12.4 (quantize float inputs to int8)")
+def exercise_12_4(report, quantize):
     """Check ``quantize(x, scale, zero_point) -> int8 array`` (affine quantization with saturation)."""
     scale, zero_point = 1 / 255, -128
     x = np.array([0.0, 1 / 255, 0.5 / 255 + 0.3 / 255, 0.2, 1.0], np.float32)

@@ -1,0 +1,142 @@
+"""The blank labs run as a student runs them, and a student's finished code drives each lab.
+
+1. Every lab in ``labs/`` (no stored outputs) is executed top to bottom on a fresh kernel, with its
+   exercises unfinished: the lab falls back to the reference implementations in ``utils`` and must
+   print the same verdict lines as the solution notebook stores. (The solutions themselves, i.e.
+   the labs with every exercise done, are executed by nbval and must print only ``✔``.)
+2. For every lab, ``tests/weak_code/labNN.py`` holds a deliberately weak implementation of one
+   core exercise. It is pasted into the solution in place of the model answer and accepted as if its
+   self-check had passed; the lab must then print ``✘ NOT MET`` on the verdict it names. This shows
+   that the lab's results come from the student's function, not from ``utils``.
+"""
+
+import importlib.util
+import pathlib
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+WEAK = sorted((pathlib.Path(__file__).parent / "weak_code").glob("lab*.py"))
+CELL_TIMEOUT_S = 600
+
+
+def _verdict_lines(notebook):
+    """The ✔ / ✘ lines printed by the verdict cells (``# NBVAL_CHECK_OUTPUT``), in order."""
+    lines = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            lines += [line for line in text.splitlines() if line.strip()]
+    return lines
+
+
+def _client(notebook, folder):
+    return NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                          resources={"metadata": {"path": str(folder)}})
+
+
+def run_until(notebook, folder, stop=lambda cell: False):
+    """Execute ``notebook`` in place, cell by cell, until ``stop(cell)`` is true after a cell ran.
+
+    Cells tagged ``raises-exception`` may raise (nbclient honours the tag); any other error fails.
+    """
+    client = _client(notebook, folder)
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+            if stop(cell):
+                return cell
+    return None
+
+
+def _lab_params():
+    return [pytest.param(p.name, id=p.stem[:5], marks=pytest.mark.xdist_group(f"lab-{p.stem[:5]}"))
+            for p in SOLUTIONS]
+
+
+@pytest.mark.parametrize("name", _lab_params())
+def test_blank_lab_prints_the_solutions_verdicts(name):
+    solution = nbformat.read(ROOT / "solutions" / name, as_version=4)
+    lab = nbformat.read(ROOT / "labs" / name, as_version=4)
+    run_until(lab, ROOT / "labs")
+    expected, measured = _verdict_lines(solution), _verdict_lines(lab)
+    assert expected, f"solutions/{name} stores no verdict lines"
+    assert measured == expected, (
+        f"the blank lab labs/{name} (exercises unfinished, reference code from utils) printed other "
+        f"verdicts than the solution:\n  lab:      {measured}\n  solution: {expected}")
+
+
+def load_weak_code(path):
+    """The spec in ``tests/weak_code/labNN.py``: LAB, EXERCISE, FUNCTION, SOURCE, TURNS."""
+    spec = importlib.util.spec_from_file_location(f"weak_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("LAB", "EXERCISE", "FUNCTION", "SOURCE", "TURNS"):
+        assert hasattr(module, name), f"{path.name} must define {name}"
+    return module
+
+
+def inject(solution, weak):
+    """A copy of ``solution`` with the weak ``FUNCTION`` in place of the model answer, accepted."""
+    notebook = nbformat.from_dict(solution)
+    cells = notebook.cells
+    definition = [i for i, c in enumerate(cells)
+                  if c.cell_type == "code" and re.search(rf"^def {weak.FUNCTION}\(", c.source, re.M)]
+    assert len(definition) == 1, f"expected one cell defining {weak.FUNCTION}, found {definition}"
+    cells[definition[0]].source = weak.SOURCE
+    call = f"check.exercise_{weak.EXERCISE.replace('.', '_')}("
+    checks = [i for i, c in enumerate(cells) if i > definition[0] and call in c.source]
+    assert checks, f"no self-check cell calling {call}…) after the definition of {weak.FUNCTION}"
+    accept = nbformat.v4.new_code_cell(f'check.accept("{weak.EXERCISE}", {weak.FUNCTION})')
+    cells.insert(checks[0] + 1, accept)
+    return notebook
+
+
+def _weak_params():
+    return [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(f"weak-{p.stem}")) for p in WEAK]
+
+
+@pytest.mark.parametrize("path", _weak_params())
+def test_a_weak_student_implementation_turns_a_verdict_red(path):
+    weak = load_weak_code(path)
+    solution = nbformat.read(ROOT / "solutions" / weak.LAB, as_version=4)
+    expected = _verdict_lines(solution)
+    assert f"✔ {weak.TURNS}" in expected, f"solutions/{weak.LAB} has no verdict '✔ {weak.TURNS}'"
+    notebook = inject(solution, weak)
+    target = f"✘ NOT MET: {weak.TURNS}"
+    stopped = run_until(notebook, ROOT / "solutions",
+                        stop=lambda cell: target in _verdict_lines(nbformat.v4.new_notebook(cells=[cell])))
+    printed = _verdict_lines(notebook)
+    assert stopped is not None, (
+        f"with the weak {weak.FUNCTION} of Exercise {weak.EXERCISE}, {weak.LAB} never printed "
+        f"'{target}'; its verdicts were {printed}. The lab does not use the student's function.")
+    uses = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+                   if o.output_type == "stream")
+    assert f"runs YOUR `{weak.FUNCTION}`" in uses, "the lab never said it runs the student's function"
+
+
+def test_injection_replaces_the_answer_and_accepts_it():
+    solution = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("check.exercise_1_1(f)"),
+        nbformat.v4.new_code_cell("g = check.use('1.1', f, reference)"),
+    ])
+
+    class Weak:
+        EXERCISE, FUNCTION, SOURCE = "1.1", "f", "def f(x):\n    return 0"
+
+    injected = inject(solution, Weak)
+    assert [c.source for c in injected.cells] == [
+        "def f(x):\n    return 0", "check.exercise_1_1(f)", 'check.accept("1.1", f)',
+        "g = check.use('1.1', f, reference)"]
+    assert "return x" in solution.cells[0].source, "the solution itself must not change"
+
+
+def test_every_lab_has_a_weak_implementation_spec():
+    labs = {load_weak_code(p).LAB for p in WEAK}
+    missing = [p.name for p in SOLUTIONS if p.name not in labs]
+    assert not missing, f"no tests/weak_code spec for {missing}"
