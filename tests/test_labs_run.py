@@ -15,12 +15,12 @@ import pathlib
 import re
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
-WEAK = sorted((pathlib.Path(__file__).parent / "weak_code").glob("lab*.py"))
+WEAK_DIR = pathlib.Path(__file__).parent / "weak_code"
+WEAK = sorted(WEAK_DIR.glob("lab*.py"))
 CELL_TIMEOUT_S = 600
 
 
@@ -53,13 +53,7 @@ def run_until(notebook, folder, stop=lambda cell: False):
     return None
 
 
-def _lab_params():
-    return [pytest.param(p.name, id=p.stem[:5], marks=pytest.mark.xdist_group(f"lab-{p.stem[:5]}"))
-            for p in SOLUTIONS]
-
-
-@pytest.mark.parametrize("name", _lab_params())
-def test_blank_lab_prints_the_solutions_verdicts(name):
+def blank_lab_prints_the_solutions_verdicts(name):
     solution = nbformat.read(ROOT / "solutions" / name, as_version=4)
     lab = nbformat.read(ROOT / "labs" / name, as_version=4)
     run_until(lab, ROOT / "labs")
@@ -96,12 +90,7 @@ def inject(solution, weak):
     return notebook
 
 
-def _weak_params():
-    return [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(f"weak-{p.stem}")) for p in WEAK]
-
-
-@pytest.mark.parametrize("path", _weak_params())
-def test_a_weak_student_implementation_turns_a_verdict_red(path):
+def a_weak_student_implementation_turns_a_verdict_red(path):
     weak = load_weak_code(path)
     solution = nbformat.read(ROOT / "solutions" / weak.LAB, as_version=4)
     expected = _verdict_lines(solution)
@@ -140,3 +129,30 @@ def test_every_lab_has_a_weak_implementation_spec():
     labs = {load_weak_code(p).LAB for p in WEAK}
     missing = [p.name for p in SOLUTIONS if p.name not in labs]
     assert not missing, f"no tests/weak_code spec for {missing}"
+
+
+def _lab_test_class(solution):
+    """``TestLabNN``: the blank lab and its weak-student injection, one class per lab.
+
+    ``--dist loadscope`` (in .ci/run) sends each class to one worker, so the labs run in parallel
+    while every notebook of nbval stays on one worker.
+    """
+    weak = WEAK_DIR / f"{solution.stem[:5]}.py"
+
+    def test_blank_lab_prints_the_solutions_verdicts(self):
+        blank_lab_prints_the_solutions_verdicts(solution.name)
+
+    def test_a_weak_student_implementation_turns_a_verdict_red(self):
+        assert weak.exists(), f"no {weak.relative_to(ROOT)}: write the lab's weak-student spec"
+        a_weak_student_implementation_turns_a_verdict_red(weak)
+
+    name = f"TestLab{solution.stem[3:5]}"
+    return name, type(name, (), {
+        "__doc__": f"{solution.name}: blank lab and weak-student injection.",
+        "test_blank_lab_prints_the_solutions_verdicts": test_blank_lab_prints_the_solutions_verdicts,
+        "test_a_weak_student_implementation_turns_a_verdict_red":
+            test_a_weak_student_implementation_turns_a_verdict_red,
+    })
+
+
+globals().update(_lab_test_class(solution) for solution in SOLUTIONS)
