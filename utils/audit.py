@@ -35,7 +35,14 @@ from ._core import outputs_logits, require_model
 from ._validate import check_int, check_labels, check_real, check_same_length
 from .adversarial import ATTACKS, robust_accuracy
 from .calibration import expected_calibration_error
-from .metrics import accuracy, compare_latency, count_params, gzipped_size, per_class_accuracy
+from .metrics import (
+    accuracy,
+    compare_latency,
+    count_params,
+    gzipped_size,
+    per_class_accuracy,
+    recall_per_class,
+)
 from .privacy import membership_inference
 
 __all__ = ["security_audit", "AuditReport", "recall_per_class", "precision_recall_at", "precision_at_recall"]
@@ -163,27 +170,6 @@ def _attack_subset(x, y, max_examples, seed):
         return x, y
     chosen = np.sort(np.random.default_rng(seed).choice(len(y), max_examples, replace=False))
     return x[chosen], y[chosen]
-
-
-def recall_per_class(y_true, y_pred, num_classes):
-    """Recall of every class: of the examples of class ``c``, the share predicted as ``c``.
-
-    Args:
-        y_true, y_pred: integer labels ``(n,)``.
-        num_classes: the number of classes ``C``.
-
-    Returns:
-        float array ``(C,)``; ``nan`` for a class without examples (its recall is undefined).
-    """
-    y_true, y_pred = check_labels(y_true, "y_true"), check_labels(y_pred, "y_pred")
-    check_same_length(y_true=y_true, y_pred=y_pred)
-    num_classes = check_int(num_classes, "num_classes", minimum=1)
-    recall = np.full(num_classes, np.nan)
-    for c in range(num_classes):
-        of_class = y_true == c
-        if of_class.any():
-            recall[c] = np.mean(y_pred[of_class] == c)
-    return recall
 
 
 def precision_recall_at(y, scores, threshold):

@@ -20,7 +20,8 @@ from . import keras, tf
 from ._core import class_probabilities, require_model, stripped
 from ._validate import check_int, check_labels, check_same_length
 
-__all__ = ["Latency", "accuracy", "count_params", "gzipped_size", "compare_latency", "measure_latency",
+__all__ = ["Latency", "accuracy", "recall_per_class",
+           "count_params", "gzipped_size", "compare_latency", "measure_latency",
            "time_once", "summarise_times", "check_runs", "per_class_accuracy", "predict_classes",
            "predict_proba", "modal_labels", "pruning_identified_exemplars", "macs", "flops"]
 
@@ -70,13 +71,28 @@ def per_class_accuracy(model, x, y, num_classes=None):
     """
     x, y = _check_xy(x, y)
     num_classes = int(y.max()) + 1 if num_classes is None else num_classes
-    predicted = predict_classes(model, x)
-    result = np.full(num_classes, np.nan)
+    return recall_per_class(y, predict_classes(model, x), num_classes)
+
+
+def recall_per_class(y_true, y_pred, num_classes):
+    """Recall of every class: of the examples of class ``c``, the share predicted as ``c``.
+
+    Args:
+        y_true, y_pred: integer labels ``(n,)``.
+        num_classes: the number of classes ``C``.
+
+    Returns:
+        float array ``(C,)``; ``nan`` for a class without examples (its recall is undefined).
+    """
+    y_true, y_pred = check_labels(y_true, "y_true"), check_labels(y_pred, "y_pred")
+    check_same_length(y_true=y_true, y_pred=y_pred)
+    num_classes = check_int(num_classes, "num_classes", minimum=1)
+    recall = np.full(num_classes, np.nan)
     for c in range(num_classes):
-        in_class = y == c
-        if in_class.any():
-            result[c] = np.mean(predicted[in_class] == c)
-    return result
+        of_class = y_true == c
+        if of_class.any():
+            recall[c] = np.mean(y_pred[of_class] == c)
+    return recall
 
 
 def count_params(model, nonzero=False):
