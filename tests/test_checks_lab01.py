@@ -105,3 +105,13 @@ def test_fraction_at_most():
 
 def test_all_lists_only_the_exercises():
     assert lab01.__all__ == ["exercise_1_1", "exercise_1_2", "exercise_1_3", "exercise_1_4"]
+
+
+def test_drop_within_and_near_dense_and_sparse():
+    assert lab01.drop_within(0.983, [0.981, 0.978, 0.983], 0.01)
+    assert not lab01.drop_within(0.983, [0.97, 0.965, 0.968], 0.01)          # 1.5 pt below dense
+    assert not lab01.drop_within(0.983, [0.99, 0.95, 0.99], 0.01)            # mean ok, but the s.e. is large
+    assert not lab01.drop_within(0.983, [0.98, 0.98], 0.01)                  # two seeds are not enough
+    assert lab01.near_dense_and_sparse(0.983, [0.981, 0.978, 0.983], True, 0.01)
+    assert not lab01.near_dense_and_sparse(0.983, [0.981, 0.978, 0.983], False, 0.01)   # zeros revived
+    assert not lab01.near_dense_and_sparse(0.983, [0.16, 0.16, 0.16], True, 0.01)       # no fine-tuning

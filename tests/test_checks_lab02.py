@@ -89,3 +89,8 @@ def test_shared_conditions_can_fail():
 
 def test_all_lists_only_the_exercises():
     assert lab02.__all__ == ["exercise_2_1", "exercise_2_2", "exercise_2_3"]
+
+
+def test_drop_within_dense_after_fine_tuning():
+    assert lab02.drop_within(0.983, [0.976, 0.972, 0.978], 0.015)
+    assert not lab02.drop_within(0.983, [0.558, 0.558, 0.558], 0.015)       # the un-fine-tuned control

@@ -115,3 +115,19 @@ def test_allocate_ratios_meets_the_budget_exactly():
     assert ratios["b"] > ratios["a"]
     with pytest.raises(ValueError, match="out of reach"):
         pr.allocate_ratios(scan, 0.95)
+
+
+def test_below_null_needs_the_pruned_worst_class_drop_clearly_below_the_dense_vs_dense_gap():
+    null = [0.083, 0.056, 0.083, 0.061, 0.078]
+    assert checks.lab04.below_null([0.028, 0.028, 0.056, 0.030, 0.028], null)
+    assert not checks.lab04.below_null([0.111, 0.083, 0.139, 0.090, 0.100], null)  # damage beyond the null
+    assert not checks.lab04.below_null([0.083, 0.028, 0.111, 0.030, 0.083], null)   # within the noise
+    assert not checks.lab04.below_null([0.0, 0.0], [0.08, 0.09])  # two seeds are not enough
+
+
+def test_matches_null_fails_in_both_directions():
+    null = [0.083, 0.056, 0.083, 0.061, 0.078]
+    assert checks.lab04.matches_null([0.083, 0.028, 0.111, 0.030, 0.083], null)
+    assert not checks.lab04.matches_null([0.111, 0.083, 0.139, 0.090, 0.100], null)   # damage beyond the null
+    assert not checks.lab04.matches_null([0.028, 0.028, 0.056, 0.030, 0.028], null)   # clearly below the null
+    assert not checks.lab04.matches_null([0.08, 0.06], [0.08, 0.06])                  # two seeds: too few

@@ -93,3 +93,11 @@ def test_dp_lowers_leak():
     assert not lab05.dp_lowers_leak([0.53, 0.54, 0.53], [0.53, 0.54, 0.53])  # baseline vs itself
     assert not lab05.dp_lowers_leak([0.67, 0.64, 0.66], [0.70, 0.55, 0.69])       # within the noise
     assert not lab05.dp_lowers_leak([0.67, 0.64], [0.60, 0.57])                   # too few seeds
+
+
+def test_lowers_leak():
+    # the equal-utility control below the fully trained model; DP-SGD against the control
+    assert lab05.lowers_leak([0.65, 0.66, 0.64], [0.53, 0.55, 0.52])
+    assert not lab05.lowers_leak([0.53, 0.55, 0.52], [0.58, 0.60, 0.55])   # DP above the control
+    assert not lab05.lowers_leak([0.56, 0.55, 0.52], [0.58, 0.51, 0.55])   # within the noise
+    assert not lab05.lowers_leak([0.65, 0.66], [0.53, 0.55])               # too few seeds

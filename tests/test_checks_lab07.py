@@ -117,12 +117,20 @@ def test_not_worse_is_a_one_sided_bound():
     assert lab07.not_worse([0.45, 0.40, 0.48], [0.47, 0.44, 0.46], margin=0.10)
     assert not lab07.not_worse([0.20, 0.25, 0.22], [0.47, 0.44, 0.46], margin=0.10)
     assert not lab07.not_worse([0.45, 0.40], [0.47, 0.44], margin=0.10)
+    # the lab's margin (5 pt): the robust 80 % model (−2.8 ± 0.6 pt) passes, its parent (−8.3 ± 1.7 pt) fails
+    assert lab07.not_worse([0.48, 0.46, 0.46], [0.50, 0.49, 0.495], margin=0.05)
+    assert not lab07.not_worse([0.42, 0.40, 0.41], [0.50, 0.49, 0.495], margin=0.05)
 
 
 def test_masking_and_budget_conditions():
-    assert lab07.no_masking_symptoms(0.6, 0.47, 0.43)
-    assert not lab07.no_masking_symptoms(0.4, 0.47, 0.43)
-    assert not lab07.no_masking_symptoms(0.6, 0.47, 0.50)
+    grid, falling = [0.05, 0.1, 0.15, 0.2, 0.3], [0.83, 0.48, 0.08, 0.0, 0.0]
+    assert lab07.no_masking_symptoms(0.62, 0.48, 0.45, grid, falling)
+    assert not lab07.no_masking_symptoms(0.40, 0.48, 0.45, grid, falling)      # FGSM beats PGD
+    assert not lab07.no_masking_symptoms(0.62, 0.48, 0.30, grid, falling)      # PGD had not converged
+    assert not lab07.no_masking_symptoms(0.62, 0.48, 0.45, grid, [0.8, 0.5, 0.3, 0.4, 0.0])  # rises with ε
+    # the lab's saturated model: zero gradients, so every attack reports about its clean accuracy
+    assert not lab07.no_masking_symptoms(0.917, 0.908, 0.90, grid, [0.92, 0.91, 0.90, 0.88, 0.85])
+    assert not lab07.no_masking_symptoms(0.62, 0.48, 0.45, grid, [0.83, 0.48, 0.3, 0.2, 0.15])  # no floor
     assert lab07.at_most(0.0, 0.10) and not lab07.at_most(0.2, 0.10)
     assert lab07.transfer_exposes_masking(0.025, 0.96)
     assert not lab07.transfer_exposes_masking(0.5, 0.6)

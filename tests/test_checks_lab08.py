@@ -28,7 +28,7 @@ def test_exercise_8_1_passes_the_reference(backdoored, digits, capsys):
 
 @pytest.mark.parametrize("mistake, expected", [
     ("no trigger", "did not stamp the trigger"),
-    ("target kept", "drop them first"),
+    ("target kept", "prove nothing, leave them out"),
     ("percent", "not a percentage"),
 ])
 def test_exercise_8_1_explains_common_mistakes(backdoored, digits, capsys, mistake, expected):
@@ -92,5 +92,14 @@ def test_lab08_verdict_conditions_pass_and_fail():
     assert not lab08.beats([1.0, 1.0], [0.1, 0.2], margin=0.5)                   # too few seeds
     assert lab08.not_worse([0.97, 0.97, 0.975], [0.975, 0.967, 0.967], margin=0.03)
     assert not lab08.not_worse([0.90, 0.91, 0.92], [0.975, 0.967, 0.967], margin=0.03)
-    assert lab08.adaptive_attack_wins(0.03, 0.41) and not lab08.adaptive_attack_wins(0.35, 0.41)
-    assert lab08.close_to_undefended(0.03, 0.05) and not lab08.close_to_undefended(0.30, 0.05)
+    # SAP, paired over seeds: the adaptive attack's accuracy vs the naive attack's and the undefended model's
+    assert lab08.adaptive_attack_wins([0.03, 0.05, 0.02], [0.41, 0.38, 0.45])
+    assert not lab08.adaptive_attack_wins([0.35, 0.30, 0.40], [0.41, 0.38, 0.45])   # less than 20 pt
+    assert not lab08.adaptive_attack_wins([0.03, 0.05], [0.41, 0.38])               # too few seeds
+    assert lab08.close_to_undefended([0.03, 0.05, 0.02], [0.05, 0.04, 0.03])
+    assert not lab08.close_to_undefended([0.30, 0.25, 0.28], [0.05, 0.04, 0.03])
+    assert not lab08.close_to_undefended([0.03, 0.05], [0.05, 0.04])
+    # pruning alone, clean accuracy paired by seed: dormant vs most active channels (probe: 8-epoch models)
+    assert lab08.beats([0.886, 0.875, 0.861], [0.758, 0.636, 0.725])
+    assert not lab08.beats([0.886, 0.875, 0.861], [0.853, 0.922, 0.897])          # vs random: no
+

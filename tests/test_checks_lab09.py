@@ -177,3 +177,19 @@ def test_above_null():
     assert check.lab09.above_null([0.77, 0.60, 0.70], 0.10)
     assert not check.lab09.above_null([0.12, 0.05, 0.15], 0.10)
 
+
+def test_not_worse_by():
+    assert check.lab09.not_worse_by([0.86, 0.88, 0.87], [0.97, 0.98, 0.97], 0.15)
+    assert not check.lab09.not_worse_by([0.80, 0.78, 0.82], [0.97, 0.98, 0.97], 0.15)
+    assert not check.lab09.not_worse_by([0.90, 0.90], [0.90, 0.90], 0.15)   # fewer than 3 seeds
+
+
+def test_excess_within():
+    assert check.lab09.excess_within([0.05, 0.03, 0.04], [0.03, 0.02, 0.04], 0.05)
+    assert not check.lab09.excess_within([0.20, 0.15, 0.18], [0.03, 0.02, 0.04], 0.05)
+
+
+def test_mean_at_most():
+    assert check.lab09.mean_at_most([0.05, 0.045, 0.065], 0.10)
+    assert not check.lab09.mean_at_most([0.32, 0.12, 0.19], 0.10)     # the null arm's drops
+    assert not check.lab09.mean_at_most([0.02, 0.03], 0.10)            # fewer than 3 seeds

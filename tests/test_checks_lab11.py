@@ -43,6 +43,8 @@ def test_right_answers_pass(capsys):
     (soften_only, "both sides of 1"),
     (lambda p, y: 1 / calibration.fit_temperature_to_probs(p, y), "inverse"),
     (lambda p, y: 1.0, "T < 1"),
+    (lambda p, y: float(np.geomspace(0.2, 5, 60)[np.argmin(
+        [calibration.temperature_nll(p, y, t) for t in np.geomspace(0.2, 5, 60)])]), "edge"),
     (lambda p, y: calibration.fit_temperature_to_probs(p, y) * 1.2, "mean NLL"),
     (lambda p, y: float(np.geomspace(0.05, 20, 400)[np.argmin(
         [calibration.temperature_nll(p, y, t) for t in np.geomspace(0.05, 20, 400)])]),

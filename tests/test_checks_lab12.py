@@ -127,6 +127,8 @@ def test_verdict_conditions():
     assert not lab12.sparsity_on_target(dict(per_layer, conv2=0.8), ["conv2", "dense1"], 0.9)
     assert not lab12.sparsity_on_target(dict(per_layer, conv1=0.5), ["conv2", "dense1"], 0.9)
     assert lab12.decided("hold", "hold") and not lab12.decided("release", "hold")
+    # the PGD limit binds only off the floor: the old audit (ε = 0.1, dense at 10.8 %) fails with a 5 pt limit
+    assert lab12.limit_can_bind(45.0, 10.0) and not lab12.limit_can_bind(10.8, 5.0)
 
 
 def test_one_shot_pruning_of_a_copy_leaves_the_model(trained_mlp):

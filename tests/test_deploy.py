@@ -283,7 +283,7 @@ def test_check_12_4_passes_the_reference_and_catches_truncation_and_wrapping(cap
     out = capsys.readouterr().out
     assert "✘" not in out and "all checks passed" in out
     checks.exercise_12_4(lambda x, s, z: np.clip(np.floor(np.asarray(x) / s) + z, -128, 127).astype(np.int8))
-    assert "round to the nearest step" in capsys.readouterr().out
+    assert "the code is the NEAREST step" in capsys.readouterr().out
     checks.exercise_12_4(lambda x, s, z: (np.round(np.asarray(x) / s) + z).astype(np.int8))
     assert "saturate" in capsys.readouterr().out
     checks.exercise_12_4(lambda x, s, z: (_ for _ in ()).throw(NotImplementedError()))

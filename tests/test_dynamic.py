@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import utils
-from utils import _core, dynamic, keras, models, pruning, training
+from utils import _core, dynamic, keras, models, pruning, tf, training
 from utils.data import Dataset
 
 
@@ -346,3 +346,26 @@ def test_a_custom_update_drives_the_mask_and_is_checked(tiny_data):
         bad.update_masks()
     with pytest.raises(TypeError, match="update"):
         dynamic.DynamicSparseTraining(masks, method="set", update_every=1, end_step=5, update="drop")
+
+
+def test_top_k_gate_numpy_reference_matches_the_layer_and_drives_it():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, 4, 6)).astype(np.float32)
+    expected = dynamic.TopKChannelGate(2)(x).numpy()
+    np.testing.assert_allclose(dynamic.top_k_gate(x, 2), expected)
+    calls = []
+
+    def spy(a, k):
+        calls.append(k)
+        return dynamic.top_k_gate(a, k)
+
+    layer = dynamic.TopKChannelGate(2, gate=spy)
+    np.testing.assert_allclose(layer(x).numpy(), expected)
+    assert calls == [2]
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.reduce_sum(layer(xt))
+    grad = tape.gradient(y, xt).numpy()
+    kept = np.any(expected != 0, axis=(1, 2), keepdims=True)
+    np.testing.assert_array_equal(grad, np.broadcast_to(kept, x.shape).astype(np.float32))

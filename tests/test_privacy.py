@@ -103,6 +103,16 @@ def test_dp_sgd_train_learns_and_reports_its_run(digits):
     assert accuracy > 0.5
 
 
+def test_dp_sgd_train_prints_no_autograph_warning(digits, capfd):
+    """Both step functions are traced without AutoGraph: no "could not transform" warning in a notebook."""
+    data = (digits.x_train[:60], digits.y_train[:60])
+    privacy.dp_sgd_train(_small_mlp(), data, l2_norm_clip=1.0, noise_multiplier=1.0, batch_size=20, epochs=1)
+    privacy.dp_sgd_train(_small_mlp(), data, l2_norm_clip=1.0, noise_multiplier=1.0, batch_size=20, epochs=1,
+                         gradient_fn=privacy.dp_sgd_gradient, freeze_zeros=True)
+    captured = capfd.readouterr()
+    assert "AutoGraph" not in captured.out + captured.err
+
+
 def test_freeze_zeros_keeps_pruned_weights_at_zero(digits):
     model = _small_mlp()
     kernel = model.get_layer("dense1").kernel

@@ -51,7 +51,7 @@ masks_from_weights = kernel_masks
 __all__ = [
     "random_masks", "masks_from_weights", "apply_masks", "mask_sparsity",
     "cosine_drop_fraction", "drop_and_grow", "FixedMask", "DynamicSparseTraining",
-    "TopKChannelGate", "gate_channels", "channel_usage", "gating_sweep",
+    "top_k_gate", "TopKChannelGate", "gate_channels", "channel_usage", "gating_sweep",
 ]
 
 
@@ -265,6 +265,23 @@ class DynamicSparseTraining(FixedMask):
 
 # ------------------------------------------------------------ run-time channel gating
 
+def top_k_gate(activations, k):
+    """NumPy top-k channel gate: keep each input's ``k`` channels of largest mean ``|activation|``.
+
+    ``activations`` has shape ``(n, height, width, channels)``; the saliency of a channel for one
+    input is its mean magnitude over height and width, ties go to the lower channel index (as in
+    ``tf.math.top_k``). Returns a new array of the same shape with the other channels set to zero.
+    This is the reference of Lab 03's Exercise 3.3; :class:`TopKChannelGate` runs it (or a student's
+    version of it) inside a Keras model when given ``gate=``.
+    """
+    activations = np.asarray(activations)
+    saliency = np.abs(activations).mean(axis=(1, 2))                      # (n, channels)
+    top = np.argsort(-saliency, axis=1, kind="stable")[:, :k]             # (n, k)
+    gate = np.zeros_like(saliency)
+    np.put_along_axis(gate, top, 1.0, axis=1)
+    return activations * gate[:, np.newaxis, np.newaxis, :]
+
+
 class TopKChannelGate(keras.layers.Layer):
     """Per-input channel gating: keep each input's ``k`` most active channels, zero the rest.
 
@@ -283,11 +300,16 @@ class TopKChannelGate(keras.layers.Layer):
 
     Args:
         k: channels kept per input (1 ≤ k ≤ channels).
+        gate: optional NumPy function ``gate(activations, k) -> gated activations`` (for example
+            :func:`top_k_gate` or a student's version) that decides the gate instead of the built-in
+            TensorFlow ranking; it runs through ``tf.numpy_function``, and the gradient flows through
+            the channels it kept, as for ``x * gate``.
     """
 
-    def __init__(self, k, **kwargs):
+    def __init__(self, k, gate=None, **kwargs):
         super().__init__(**kwargs)
         self.k = check_int(k, "k (channels kept per input)", minimum=1)
+        self.gate_fn = gate
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -298,16 +320,35 @@ class TopKChannelGate(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x):
+        if self.gate_fn is not None:
+            return self._call_numpy(x)
         saliency = tf.reduce_mean(tf.abs(x), axis=[1, 2])                 # (batch, channels)
         top = tf.math.top_k(saliency, k=self.k).indices                   # (batch, k)
         gate = tf.reduce_sum(tf.one_hot(top, tf.shape(x)[-1], dtype=x.dtype), axis=1)
         return x * gate[:, tf.newaxis, tf.newaxis, :]
 
+    def _call_numpy(self, x):
+        k, fn = self.k, self.gate_fn
+
+        def run(a):
+            return np.asarray(fn(a, k), dtype=a.dtype)
+
+        @tf.custom_gradient
+        def gated(a):
+            y = tf.numpy_function(run, [a], a.dtype)
+            y.set_shape(a.shape)
+            kept = tf.cast(tf.reduce_any(tf.not_equal(y, 0), axis=[1, 2], keepdims=True), a.dtype)
+
+            def grad(upstream):
+                return upstream * kept        # d(x * gate)/dx = gate, for the channels the gate kept
+            return y, grad
+        return gated(x)
+
     def get_config(self):
         return {**super().get_config(), "k": self.k}
 
 
-def gate_channels(model, after, k, *, name="gate"):
+def gate_channels(model, after, k, *, name="gate", gate=None):
     """A copy of a ``Sequential`` CNN with a :class:`TopKChannelGate` inserted after layer ``after``.
 
     Args:
@@ -317,6 +358,7 @@ def gate_channels(model, after, k, *, name="gate"):
             layer actually sees.
         k: channels kept per input.
         name: the gate layer's name.
+        gate: optional NumPy gate function for :class:`TopKChannelGate` (default: its TensorFlow ranking).
 
     Returns:
         A new ``Sequential`` model: the same layers and weights, plus the gate.
@@ -333,7 +375,7 @@ def gate_channels(model, after, k, *, name="gate"):
     for layer in clone.layers:
         gated.add(layer)
         if layer.name == after:
-            gated.add(TopKChannelGate(k, name=name))
+            gated.add(TopKChannelGate(k, gate=gate, name=name))
     return gated
 
 
@@ -350,7 +392,7 @@ def channel_usage(gated, x, *, gate="gate", batch_size=512):
     return np.any(np.concatenate(outputs) != 0, axis=(1, 2))
 
 
-def gating_sweep(model, after, ks, x, y):
+def gating_sweep(model, after, ks, x, y, *, gate=None):
     """Accuracy and skipped channels of run-time gating for several ``k``.
 
     Args:
@@ -358,6 +400,7 @@ def gating_sweep(model, after, ks, x, y):
         after: the gated layer (see :func:`gate_channels`).
         ks: channel counts to keep per input, e.g. ``[32, 24, 16, 8]``.
         x, y: evaluation inputs and integer labels.
+        gate: optional NumPy gate function (see :class:`TopKChannelGate`).
 
     Returns:
         ``pandas.DataFrame`` with one row per ``k``: ``k``, ``skipped`` (mean fraction of
@@ -366,7 +409,7 @@ def gating_sweep(model, after, ks, x, y):
     """
     rows = []
     for k in ks:
-        gated = gate_channels(model, after, k)
+        gated = gate_channels(model, after, k, gate=gate)
         rows.append({"k": k, "skipped": 1.0 - float(channel_usage(gated, x).mean()),
                      "accuracy": accuracy(gated, x, y)})
     return pd.DataFrame(rows)

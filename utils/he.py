@@ -60,7 +60,8 @@ __all__ = [
     "DEFAULT_POLY_MODULUS_DEGREE", "DEFAULT_COEFF_MOD_BIT_SIZES", "DEFAULT_SCALE_BITS",
     "make_context", "public_context", "MLPWeights", "mlp_weights", "square_mlp", "square_mlp_from_weights",
     "plaintext_logits", "hidden_unit_importance", "prune_hidden_units", "load_digits_8x8",
-    "slot_count", "padded", "encrypted_layer", "encrypt_batch", "encrypted_dense", "encrypted_forward",
+    "slot_count", "padded", "encrypted_layer", "encrypt_batch", "rotate_and_sum", "encrypted_dense",
+    "encrypted_forward",
     "decrypt_logits",
     "ciphertext_bytes", "EncryptedRun", "encrypted_mlp_predict", "max_batch_size",
 ]
@@ -308,6 +309,40 @@ def encrypt_batch(context, x):
     padded = np.zeros((len(x), d))
     padded[:, :x.shape[1]] = x
     return ts.enc_matmul_encoding(context, padded)
+
+
+def rotate_and_sum(slots, column, batch_size):
+    """What the server does to a packed batch for ONE output unit, simulated on the plaintext slot vector.
+
+    ``slots`` is a ciphertext's whole slot vector (length ``n``): slot ``j·B + b`` holds feature ``j`` of
+    image ``b`` (the layout of :func:`encrypt_batch`, ``d'`` features, ``B = batch_size`` images) and the
+    slots from ``d'·B`` on hold zeros. ``column`` (length ``d'``, a power of two) is the unit's plaintext
+    weight column.
+
+    1. One slot-wise multiplication by the plaintext ``[W_0]*B + [W_1]*B + … + [0]*(n − d'·B)``.
+    2. ``log2 d'`` rotate-and-add steps: rotate by ``d'B/2`` slots and add, then by ``d'B/4``, …, then by
+       ``B``. A CKKS rotation by ``s`` is cyclic over all ``n`` slots and brings slot ``i + s`` to slot ``i``
+       (``np.roll(v, -s)``).
+
+    Returns ``(slots, rotations)``: the slot vector after the last addition (slot ``b < B`` holds
+    ``x_b · column``) and the number of rotations, ``log2 d'``. TenSEAL's ``enc_matmul_plain`` does the same
+    on the ciphertext (its first ``B`` slots decrypt to the same values).
+    """
+    slots = np.asarray(slots, dtype=np.float64).ravel()
+    column = np.asarray(column, dtype=np.float64).ravel()
+    features, batch = len(column), int(batch_size)
+    if features < 1 or features & (features - 1):
+        raise ValueError(f"the column must have a power-of-two length (pad it), got {features}")
+    if batch < 1 or features * batch > len(slots):
+        raise ValueError(f"{features} features × {batch} images need {features * batch} slots, "
+                         f"the vector has {len(slots)}")
+    plain = np.zeros(len(slots))
+    plain[:features * batch] = np.repeat(column, batch)
+    result, rotations, shift = slots * plain, 0, features * batch // 2
+    while shift >= batch:
+        result = result + np.roll(result, -shift)
+        rotations, shift = rotations + 1, shift // 2
+    return result, rotations
 
 
 def encrypted_dense(enc_x, weight, bias, batch_size):

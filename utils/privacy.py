@@ -599,7 +599,11 @@ def dp_sgd_train(model, data, *, l2_norm_clip, noise_multiplier, batch_size, epo
     generator = tf.random.Generator.from_seed(seed)  # the noise: a fresh draw at every step
     x_all, y_all = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
 
-    @tf.function(reduce_retracing=True)  # batch sizes vary with Poisson sampling: trace once for all
+    # Batch sizes vary with Poisson sampling: reduce_retracing traces once for all. autograph=False: the step
+    # has no tensor-dependent Python control flow to convert (its `if`/`for` run on Python values at trace
+    # time), and converting a closure re-reads this file's source, which can fail ("AutoGraph could not
+    # transform ... closure mismatch") and print a warning into the caller's notebook.
+    @tf.function(reduce_retracing=True, autograph=False)
     def step(xb, yb):
         grads = privatize(per_example_gradients(model, xb, yb, from_logits=from_logits),
                           l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier,
@@ -635,7 +639,7 @@ def _numpy_step(model, opt, masks, gradient_fn, l2_norm_clip, noise_multiplier, 
     """A DP-SGD step whose clipping, noise and averaging are ``gradient_fn`` (NumPy), for dp_sgd_train."""
     variables = model.trainable_variables
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)  # as in dp_sgd_train: nothing to convert
     def gradients(xb, yb):
         return per_example_gradients(model, xb, yb, from_logits=from_logits)
 

@@ -1,5 +1,6 @@
 """A deliberately weak Fine-Pruning loop for Lab 08: it applies the stopping rule but never fine-tunes, so
-the pruning alone at the rule's modest ratio leaves the backdoor in place; the lab must notice."""
+the pruning alone at the rule's modest ratio leaves the backdoor in place and fine-tuning alone beats it; the
+lab must notice."""
 LAB = "lab08_backdoor_defensive_pruning.ipynb"
 EXERCISE = "8.3"
 FUNCTION = "fine_prune"
@@ -14,5 +15,5 @@ SOURCE = '''def fine_prune(model, x_val, y_val, layer, max_drop, step, fine_tune
             break
         keep = count
     return backdoor.remove_channels(model, layer, order[:keep]), order[:keep]   # weak: never fine-tunes'''
-TURNS = ("Fine-Pruning (ratio by the stopping rule) lowers the attack success rate by more than 50 pt "
+TURNS = ("Fine-Pruning leaves a lower attack success rate than fine-tuning alone "
          "(paired seeds, beyond the noise)")

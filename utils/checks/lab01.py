@@ -210,3 +210,16 @@ def beats_beyond_noise(a, b, margin=0.0):
 def fraction_at_most(value, reference, fraction):
     """``value`` is at most ``fraction`` of ``reference`` (sizes, MACs or parameters)."""
     return float(value) <= fraction * float(reference)
+
+
+def drop_within(dense_accuracy, accuracies, max_drop):
+    """The mean accuracy drop vs dense *plus its standard error* is at most ``max_drop`` (fractions), over
+    ≥ 3 seeds: a pruned-and-fine-tuned model that matches the dense one, not merely beats an un-tuned one."""
+    drop = stats.mean_se(float(dense_accuracy) - np.asarray(accuracies, dtype=float))
+    return drop.n >= stats.MIN_SEEDS and drop.mean + drop.se <= max_drop
+
+
+def near_dense_and_sparse(dense_accuracy, accuracies, zeros_kept, max_drop):
+    """:func:`drop_within` holds and ``zeros_kept`` is True: every weight zeroed by pruning is still exactly
+    zero after fine-tuning (on every seed)."""
+    return bool(zeros_kept) and drop_within(dense_accuracy, accuracies, max_drop)

@@ -5,7 +5,7 @@ import numpy as np
 from .. import keras, metrics, structured
 from ..pruning import copy_model
 from ._core import self_check
-from .lab01 import accuracy_at_least, beats_beyond_noise, fraction_at_most, mean_drop_at_most  # noqa: F401
+from .lab01 import accuracy_at_least, beats_beyond_noise, drop_within, fraction_at_most, mean_drop_at_most  # noqa: F401
 
 __all__ = ["exercise_2_1", "exercise_2_2", "exercise_2_3"]
 

@@ -182,4 +182,13 @@ def dp_lowers_leak(non_private_aucs, dp_aucs):
 
     ``non_private_aucs[i]`` and ``dp_aucs[i]`` come from the same seed (the same members); ≥ 3 seeds.
     """
-    return stats.paired_difference(non_private_aucs, dp_aucs).exceeds_noise()
+    return lowers_leak(non_private_aucs, dp_aucs)
+
+
+def lowers_leak(reference_aucs, other_aucs):
+    """The ``other`` arm's attack AUC is below the ``reference`` arm's, paired by seed, by more than the s.e.
+
+    E.g. DP-SGD against its equal-utility control, or that control against the fully trained model;
+    ``reference_aucs[i]`` and ``other_aucs[i]`` come from the same seed (the same members); ≥ 3 seeds.
+    """
+    return stats.paired_difference(reference_aucs, other_aucs).exceeds_noise()

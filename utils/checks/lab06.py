@@ -46,50 +46,84 @@ def exercise_6_1(report, encrypted_first_layer, context):
                  "check the orientation of the product (x is a row vector, weight is (inputs, units))")
 
 
-def _packed_case(context):
-    """A packed batch of 4 images × 8 features, a (8, 3) layer and its plaintext answer."""
-    rng = np.random.default_rng(1)
-    x = rng.random((4, 8))
-    weight = rng.normal(0, 0.5, (8, 3))
-    bias = rng.normal(0, 0.5, 3)
-    return he.encrypt_batch(context, x), x, weight, bias
+def _rotation_case(context, features, batch, n_slots, seed):
+    """A packed batch as TenSEAL holds it: the ciphertext's slots (decrypted, zero-padded to ``n_slots``),
+    a weight column, and TenSEAL's own enc_matmul_plain result on that ciphertext, decrypted."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch, features))
+    column = rng.normal(0, 0.5, features)
+    enc_x = he.encrypt_batch(context, x)
+    slots = np.zeros(n_slots)
+    slots[:features * batch] = _decrypted(enc_x, features * batch)
+    tenseal = _decrypted(enc_x.enc_matmul_plain(column.tolist(), batch), batch)
+    return x, column, slots, tenseal
 
 
-@self_check("Exercise 6.2 (encrypted dense layer on a packed batch)")
-def exercise_6_2(report, encrypted_dense, context):
-    """Check ``encrypted_dense(enc_x, weight, bias, batch_size) -> list of CKKSVector``, one per unit."""
-    enc_x, x, weight, bias = _packed_case(context)
-    result = encrypted_dense(enc_x, weight, bias, 4)
-    if isinstance(result, ts.CKKSVector):
-        report.fail("you returned one ciphertext; return a *list* with one ciphertext per output unit "
-                    "(unit k's ciphertext holds that unit for every image of the batch)")
-        return
-    if not report.check(isinstance(result, (list, tuple)) and len(result) == 3,
-                        "returns a list of 3 ciphertexts (one per output unit)",
-                        f"returned {type(result).__name__}; "
-                        "loop over the columns of weight, one encrypted dot product per output unit"):
-        return
-    if not report.check(all(isinstance(r, ts.CKKSVector) for r in result), "every unit stays encrypted",
-                        "every entry must be a tenseal CKKSVector computed from enc_x: the server never "
-                        "decrypts"):
-        return
-    values = np.stack([_decrypted(r, 4) for r in result], axis=1)
-    expected = x @ weight + bias
-    if np.allclose(values, x @ weight, atol=TOLERANCE):
-        report.fail("the bias is missing: add bias[k] to unit k's encrypted result")
-        return
-    swapped = ((x @ weight + bias[::-1]), (x @ weight)[:, ::-1] + bias)
-    if any(np.allclose(values, wrong, atol=TOLERANCE) for wrong in swapped):
-        report.fail("the units come out in the wrong order: unit k uses column k of weight and bias[k]")
-        return
-    report.check(np.allclose(values, expected, atol=TOLERANCE),
-                 f"slot b of unit k decrypts to (x @ weight + bias)[b, k] for all 4 images (± {TOLERANCE})",
-                 f"decrypted {np.round(values, 3).tolist()}, expected {np.round(expected, 3).tolist()}. "
-                 "In the "
-                 "packed layout slot j·B + b holds feature j of image b: unit k's dot product multiplies "
-                 "by column k (each weight repeated for the B images) and sums the features by "
-                 "rotate-and-sum; TenSEAL's method for this layout is the one paired with "
-                 "ts.enc_matmul_encoding")
+def _variant(slots, column, batch, *, direction=-1, steps=None):
+    """Rotate-and-sum with a chosen rotation direction and number of steps (plausible mistakes)."""
+    plain = np.zeros(len(slots))
+    plain[:len(column) * batch] = np.repeat(column, batch)
+    result, shift = slots * plain, len(column) * batch // 2
+    for _ in range(int(np.log2(len(column))) if steps is None else steps):
+        result, shift = result + np.roll(result, direction * shift), shift // 2
+    return result
+
+
+@self_check("Exercise 6.2 (rotate-and-sum on the packed slots)")
+def exercise_6_2(report, rotate_and_sum, context):
+    """Check ``rotate_and_sum(slots, column, batch_size) -> (slots, rotations)`` against TenSEAL."""
+    cases = ((8, 4, 64, 1), (16, 2, 128, 2))  # (d', B, slots, seed): the slots beyond d'·B hold zeros
+    for features, batch, n_slots, seed in cases:
+        x, column, slots, tenseal = _rotation_case(context, features, batch, n_slots, seed)
+        given = slots.copy()
+        out = rotate_and_sum(given, column.copy(), batch)
+        if not report.check(isinstance(out, (tuple, list)) and len(out) == 2,
+                            "returns a pair: the slot vector and the number of rotations",
+                            f"returned {type(out).__name__}; return (slots, rotations)"):
+            return
+        result, count = np.asarray(out[0], dtype=np.float64).ravel(), out[1]
+        if not report.check(result.shape == slots.shape,
+                            "returns the whole slot vector, as long as the input",
+                            f"got {result.size} slots for an input of {slots.size}: the server's "
+                            "ciphertext keeps all its slots; return every one of them, not only the first B"):
+            return
+        if not report.check(np.array_equal(given, slots), "the input slots are not modified",
+                            "your function changed the slot vector it was given: work on a copy"):
+            return
+        expected = x @ column
+        if not np.allclose(result[:batch], expected, atol=TOLERANCE):
+            first = result[:batch]
+            if np.allclose(_variant(slots, column, batch, direction=+1)[:batch], first, atol=TOLERANCE):
+                report.fail("the rotations go the wrong way: a rotation by s brings the content of slot "
+                            "i + s to slot i (the upper half folds onto the lower half), and it is cyclic "
+                            "over ALL slots")
+            elif any(np.allclose(_variant(slots, column, batch, steps=k)[:batch], first, atol=TOLERANCE)
+                     for k in range(int(np.log2(features)))):
+                report.fail("a rotate-and-add step is missing: keep halving the shift until it is B, so that "
+                            "all d' features of an image are summed into its slot")
+            else:
+                report.fail(f"with d' = {features}, B = {batch}: slot b should hold image b's dot product "
+                            "with the column. Multiply slot j·B + b by weight j (each weight repeated for "
+                            "the B images, zeros beyond), then fold the upper half of the features onto the "
+                            "lower half at every step")
+            return
+        if not report.check(np.allclose(result[:batch], tenseal, atol=TOLERANCE),
+                            f"d' = {features}, B = {batch}: slot b decrypts like TenSEAL's enc_matmul_plain "
+                            f"on the same ciphertext, and equals x @ column (± {TOLERANCE})",
+                            "your first B slots equal x @ column but not TenSEAL's decrypted result"):
+            return
+        if not report.check(np.allclose(result, he.rotate_and_sum(slots, column, batch)[0], atol=1e-9),
+                            "every other slot holds what the ciphertext holds after the last step",
+                            "the first B slots are right but the others are not what the server's ciphertext "
+                            "holds: compute the result the way the server must, on the whole vector — "
+                            "one multiplication, then rotations of the whole vector, each followed by an "
+                            "addition"):
+            return
+        if not report.check(isinstance(count, (int, np.integer)) and int(count) == int(np.log2(features)),
+                            "counts one rotation per rotate-and-add step",
+                            f"with d' = {features} features you returned {count!r} rotations: count each "
+                            "rotation the server performs (an int)"):
+            return
 
 
 def _forward_case():

@@ -211,9 +211,24 @@ def not_worse(a, b, margin):
     return gap.n >= stats.MIN_SEEDS and gap.mean + gap.se <= margin
 
 
-def no_masking_symptoms(fgsm_accuracy, pgd_accuracy, strong_accuracy):
-    """Athalye et al.'s symptoms absent: PGD ≤ FGSM and the stronger PGD ≤ PGD (robust accuracies)."""
-    return pgd_accuracy <= fgsm_accuracy and strong_accuracy <= pgd_accuracy
+def no_masking_symptoms(fgsm_accuracy, pgd_accuracy, strong_accuracy, eps_values, accuracies,
+                        tolerance=0.05, floor=0.10):
+    """Athalye et al.'s symptoms of gradient masking absent (robust accuracies in [0, 1]):
+
+    1. the iterative attack is at least as strong as the one-step one: PGD ≤ FGSM;
+    3. the reported PGD had converged: a stronger PGD (more steps, restarts) lowers it by at most
+       ``tolerance``;
+    4. the accuracy does not rise as the budget grows (by more than ``tolerance`` between neighbours of
+       ``eps_values``, sorted) and is at most ``floor`` at the largest budget.
+
+    A saturated model (zero gradients) passes 1 and 3 but fails 4: its accuracy stays high at any ε.
+    """
+    order = np.argsort(eps_values)
+    curve = np.asarray(accuracies, dtype=float)[order]
+    return bool(pgd_accuracy <= fgsm_accuracy
+                and strong_accuracy >= pgd_accuracy - tolerance
+                and np.all(np.diff(curve) <= tolerance)
+                and curve[-1] <= floor)
 
 
 def at_most(value, ceiling):

@@ -23,14 +23,13 @@ def exercise_8_1(report, attack_success_rate, model, x, y, target):
                         f"return a fraction in [0, 1] (not a percentage, not an array), got {value!r}"):
         return
     report.check(np.array_equal(x, kept), "the clean images are untouched",
-                 "your function changed x in place: stamp the trigger on a copy "
-                 "(backdoor.add_trigger makes one)")
+                 "your function changed x in place: the defender's test images must stay clean; stamp a copy")
     reference = backdoor.attack_success_rate(model, x, target, y=y)
     others = y != target
     wrong = {
-        "you did not stamp the trigger: the ASR is measured on TRIGGERED images (backdoor.add_trigger)":
+        "you did not stamp the trigger: the ASR is measured on TRIGGERED images":
             float(np.mean(predict_classes(model, x[others]) == target)),
-        "you counted images whose true class is the target: drop them first (y != target)":
+        "you counted images whose true class is the target: they prove nothing, leave them out":
             float(np.mean(predict_classes(model, backdoor.add_trigger(x)) == target)),
         "you measured accuracy on triggered images; the ASR is the share predicted as the TARGET class":
             float(np.mean(predict_classes(model, backdoor.add_trigger(x[others])) == y[others])),
@@ -152,10 +151,12 @@ def not_worse(a, b, margin):
 
 
 def adaptive_attack_wins(adaptive, naive, margin=0.2):
-    """True if the adaptive attack's robust accuracy is more than ``margin`` below the naive attack's."""
-    return adaptive < naive - margin
+    """Paired by seed: the adaptive attack's robust accuracy lies more than ``margin`` below the naive
+    attack's."""
+    return beats(naive, adaptive, margin)
 
 
 def close_to_undefended(adaptive, undefended, margin=0.1):
-    """True if the accuracy under the adaptive attack is at most ``margin`` above the undefended model's."""
-    return adaptive <= undefended + margin
+    """Paired by seed: under the adaptive attack the defended model beats no defence by at most ``margin``
+    (mean + s.e., ≥ 3 seeds)."""
+    return not_worse(undefended, adaptive, margin)

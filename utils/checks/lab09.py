@@ -60,23 +60,25 @@ def exercise_9_2(report, apply_sticker, x):
     sticker = np.random.default_rng(0).uniform(size=x.shape[1:]).astype(np.float32)
     result = np.asarray(apply_sticker(x, sticker, mask))
     if not report.check(result.shape == x.shape, "one image out per image in",
-                        f"expected shape {x.shape}, got {result.shape}: mask (h, w, 1) and sticker (h, w, c) "
-                        "broadcast over the batch, so x * (1 - mask) + sticker * mask keeps x's shape"):
+                        f"expected shape {x.shape}, got {result.shape}: the mask (h, w, 1) and the sticker "
+                        "(h, w, c) describe one image and apply to every image of the batch alike"):
         return
     report.check(np.array_equal(x, original), "the clean images are untouched",
-                 "your function changed x in place: build a new array instead of assigning into x")
+                 "your function changed x in place: the caller's clean images must survive, "
+                 "return new images")
     inside = mask[..., 0] == 1
     if np.allclose(result[:, ~inside], sticker[~inside]) and not inside.all():
         report.fail("the mask is the wrong way round: mask is 1 under the sticker, so keep x where mask == 0 "
                     "and take the sticker where mask == 1")
         return
     report.check(np.allclose(result[:, ~inside], x[:, ~inside]), "pixels outside the sticker are unchanged",
-                 "pixels outside the mask changed: multiply x by (1 - mask) — the attacker can only "
-                 "touch the stickers")
+                 "pixels outside the mask changed: where the mask is 0 the image must stay exactly as it "
+                 "was — the attacker can only touch the stickers")
     report.check(np.allclose(result[:, inside], np.broadcast_to(sticker, x.shape)[:, inside]),
                  "under the sticker, the pixel is the sticker's colour (not the sign's plus the sticker's)",
                  "under the mask the result should equal the sticker exactly: a sticker covers the sign, "
-                 "it is not added to it (use x * (1 - mask) + sticker * mask, not x + sticker * mask)")
+                 "it is not added to it — the mask chooses, pixel by pixel, between the image and the "
+                 "sticker")
     report.check(result.min() >= 0.0 and result.max() <= 1.0, "pixels stay in [0, 1]",
                  f"values in [{result.min():.2f}, {result.max():.2f}]: covering pixels never leaves [0, 1]; "
                  "did you add instead of replace?")
@@ -190,3 +192,25 @@ def above_null(values, null):
     between two dense seeds) by more than one s.e. (≥ 3 seeds)."""
     return stats.mean_se(values).exceeds_noise(float(null))
 
+
+
+def not_worse_by(candidate, reference, margin):
+    """Non-inferiority, paired by seed: ``reference − candidate`` (e.g. clean accuracy) has mean + s.e.
+    at most ``margin`` over ≥ 3 seeds — the candidate may be better, or worse by less than the margin,
+    noise included."""
+    gap = stats.paired_difference(reference, candidate)
+    return gap.n >= stats.MIN_SEEDS and gap.mean + gap.se <= margin
+
+
+def excess_within(values, null, margin):
+    """Per-class claim against a null arm, paired by seed: ``values − null`` (e.g. the worst per-class
+    recall drop of pruned vs unpruned models given the same training) has mean + s.e. at most ``margin``
+    (≥ 3 seeds)."""
+    return not_worse_by(null, values, margin)
+
+
+def mean_at_most(values, bound):
+    """A per-seed statistic (e.g. the worst per-class recall drop) has mean + s.e. at most ``bound``
+    (≥ 3 seeds): a noisy measurement makes the bound harder to meet, never easier."""
+    summary = stats.mean_se(values)
+    return summary.n >= stats.MIN_SEEDS and summary.mean + summary.se <= bound

@@ -130,8 +130,8 @@ def _toy_probabilities(sharpness, n=400, classes=2, seed=0):
 @self_check("Exercise 11.3 (fitting the temperature on validation data)")
 def exercise_11_3(report, fit_temperature_fn):
     """Check ``fit_temperature(probs, y) -> T`` (the T minimising the mean NLL) against utils.calibration."""
-    cases = (("an under-confident model", 0.4, 2), ("an over-confident model", 3.0, 2),
-             ("a 3-class model", 1.7, 3))
+    cases = (("an under-confident model", 0.4, 2), ("a strongly under-confident model", 0.12, 2),
+             ("an over-confident model", 3.0, 2), ("a 3-class model", 1.7, 3))
     for name, sharpness, classes in cases:
         probs, y = _toy_probabilities(sharpness, classes=classes)
         kept = probs.copy()
@@ -147,7 +147,13 @@ def exercise_11_3(report, fit_temperature_fn):
         if expected < 1 and value >= 0.99:
             report.fail(f"{name}: expected T = {expected:.3f} < 1, you returned {value:.3f}. An "
                         "under-confident model needs sharpening (T < 1): search T on both sides of 1, "
-                        "e.g. over 0.05 … 20 on a log scale")
+                        "e.g. over 0.01 … 100 on a log scale")
+            return
+        if expected < 0.2 and 1.1 * expected < value < 1:
+            report.fail(f"{name}: expected T = {expected:.3f}, you returned {value:.3f}. The minimum lies "
+                        "far below 1 (a one-shot pruned model can need that much sharpening): does your "
+                        "search reach that low? Search T on a log scale down to about 0.01, so that the "
+                        "minimum is inside the range, not at its edge")
             return
         if not report.check(abs(np.log(value / expected)) < 0.02,
                             f"{name}: T = {expected:.3f}, the minimum of the validation NLL",

@@ -49,6 +49,15 @@ def decided(decision, expected):
     return decision == expected
 
 
+def limit_can_bind(reference_accuracy, drop_limit, factor=3.0):
+    """True if the reference model's robust accuracy (%) is at least ``factor`` × the allowed drop (pt).
+
+    Near the 0 % floor a drop limit cannot bind: a model at 10 % can lose at most 10 pt whatever happens to
+    it. Well above the floor, a candidate that loses more than the limit is visible.
+    """
+    return float(reference_accuracy) >= factor * float(drop_limit)
+
+
 def _shares(model, with_bias=False):
     """``{layer name: share of all kernel weights}`` (optionally counting biases too)."""
     sizes = {}
@@ -253,21 +262,24 @@ def exercise_12_4(report, quantize):
     if not report.check(q.shape == x.shape, "keeps the input's shape",
                         f"returned shape {q.shape} for input shape {x.shape}"):
         return
-    report.check(q.dtype == np.int8, "returns int8", f"returns {q.dtype}; finish with .astype(np.int8)")
+    report.check(q.dtype == np.int8, "returns int8",
+                 f"returns {q.dtype}: the codes are 8-bit signed integers, and the array must say so")
     expected = [-128, -127, -127, -77, 127]
     truncated = np.clip(np.floor(x / scale) + zero_point, -128, 127).astype(int).tolist()
     if q.astype(int).tolist() == truncated:
-        report.fail("x = 0.8·scale became 0 steps instead of 1: round to the nearest step (np.round), "
-                    "do not truncate")
+        report.fail("x = 0.8·scale became 0 steps instead of 1: the code is the NEAREST step, "
+                    "not the one below (truncating biases every value downwards)")
         return
     report.check(q.astype(int).tolist() == expected,
-                 "q = round(x / scale) + zero_point: 0 → -128, 0.2 → -77, 1.0 → 127",
-                 f"expected {expected}, got {q.astype(int).tolist()}: q = round(x / scale) + zero_point")
+                 "each value maps to its nearest int8 code: 0 → -128, 0.2 → -77, 1.0 → 127",
+                 f"expected {expected}, got {q.astype(int).tolist()}: a code q stands for the real value "
+                 "scale · (q − zero_point); invert that map")
     wide = np.asarray(quantize(np.array([-1.0, 2.0], np.float32), scale, zero_point)).astype(int).tolist()
     report.check(wide == [-128, 127], "values outside the range saturate at -128 and 127",
-                 f"-1.0 and 2.0 should saturate to [-128, 127], got {wide}: clip to [-128, 127] *before* "
-                 "casting (a cast alone wraps around: 255 becomes -1)")
+                 f"-1.0 and 2.0 should saturate to [-128, 127], got {wide}: a value beyond the "
+                 "representable range takes the nearest end of the range (an 8-bit integer that "
+                 "overflows wraps around instead: 255 becomes -1)")
     batch = np.full((2, 3, 3, 1), 0.5, np.float32)
     report.check(np.asarray(quantize(batch, 0.01, 0)).shape == batch.shape,
                  "works on an image batch (2, 3, 3, 1)",
-                 "fails on an image batch: use NumPy element-wise operations")
+                 "fails on an image batch: the map applies to every element on its own, whatever the shape")
