@@ -3,9 +3,11 @@
 import numpy as np
 import tensorflow_model_optimization as tfmot
 
-from .. import keras, stats
+from .. import keras
 from ..dataset import Dataset
 from ..pruning import prune_weights
+from ._conditions import beats as beats_beyond_noise  # noqa: F401 (verdict conditions used as check.lab01.<name>)
+from ._conditions import drop_within, fraction_at_most  # noqa: F401
 from ._core import self_check
 
 __all__ = ["exercise_1_1", "exercise_1_2", "exercise_1_3", "exercise_1_4"]
@@ -197,26 +199,6 @@ def kernels_at_target(sparsities, target, tolerance=0.005):
 def mean_drop_at_most(dense_accuracy, accuracies, max_drop):
     """The mean accuracy over seeds is at most ``max_drop`` below the dense model's (fractions)."""
     return float(dense_accuracy) - float(np.mean(accuracies)) <= max_drop
-
-
-def beats_beyond_noise(a, b, margin=0.0):
-    """Arm ``a`` beats arm ``b`` by more than ``margin`` plus one s.e. of the paired difference.
-
-    Needs ≥ 3 seeds (values paired by seed); ``margin`` is in the values' unit (0.01 = 1 pt).
-    """
-    return stats.paired_difference(a, b).exceeds_noise(margin)
-
-
-def fraction_at_most(value, reference, fraction):
-    """``value`` is at most ``fraction`` of ``reference`` (sizes, MACs or parameters)."""
-    return float(value) <= fraction * float(reference)
-
-
-def drop_within(dense_accuracy, accuracies, max_drop):
-    """The mean accuracy drop vs dense *plus its standard error* is at most ``max_drop`` (fractions), over
-    ≥ 3 seeds: a pruned-and-fine-tuned model that matches the dense one, not merely beats an un-tuned one."""
-    drop = stats.mean_se(float(dense_accuracy) - np.asarray(accuracies, dtype=float))
-    return drop.n >= stats.MIN_SEEDS and drop.mean + drop.se <= max_drop
 
 
 def near_dense_and_sparse(dense_accuracy, accuracies, zeros_kept, max_drop):

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import stats
+from ._conditions import beats  # noqa: F401 (verdict conditions used as check.lab03.<name>)
 from ._core import self_check
 
 __all__ = ["exercise_3_1", "exercise_3_2", "exercise_3_3"]
@@ -105,12 +106,6 @@ def exercise_3_3(report, top_k_gate):
 
 
 # ------------------------------------------------------------------ verdict conditions
-
-def beats(a, b):
-    """True when arm ``a`` beats arm ``b`` beyond the seed noise: per-seed values (paired by seed), ≥ 3
-    seeds, and the mean of ``a - b`` larger than its standard error."""
-    return stats.paired_difference(a, b).exceeds_noise()
-
 
 def cost_within(reference, gated, limit=0.02):
     """True when the accuracy cost ``reference - gated`` (paired by seed, ≥ 3 seeds) is at most ``limit``

@@ -8,6 +8,7 @@ from ..calibration import expected_calibration_error
 from ..metrics import accuracy
 from ..prune_retrain import allocate_ratios as allocate_reference
 from ..pruning import prune_weights, sensitivity_scan
+from ._conditions import beats  # noqa: F401 (verdict conditions used as check.lab04.<name>)
 from ._core import StudentError, self_check
 
 
@@ -182,12 +183,6 @@ def exercise_4_3(report, find_pies):
 
 
 # ------------------------------------------------------------------ verdict conditions
-
-def beats(a, b):
-    """True when arm ``a`` beats arm ``b`` beyond the seed noise: per-seed values (paired by seed), ≥ 3
-    seeds, and the mean of ``a - b`` larger than its standard error."""
-    return stats.paired_difference(a, b).exceeds_noise()
-
 
 def recovers(recovered_fraction, target=0.8):
     """True when fine-tuning recovered at least ``target`` of the accuracy that pruning lost."""

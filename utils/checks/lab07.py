@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from .. import adversarial, keras, metrics, stats, tf
+from .. import adversarial, keras, metrics, tf
 from .._core import copy_model
+from ._conditions import beats, not_worse  # noqa: F401 (verdict conditions used as check.lab07.<name>)
 from ._core import self_check
 
 __all__ = ["exercise_7_1", "exercise_7_2", "exercise_7_3"]
@@ -198,17 +199,6 @@ def exercise_7_3(report, adversarial_train_step, model, x, y):
 def breaks_model(pgd_accuracies, ceiling=0.30):
     """True if PGD brings the mean robust accuracy (over seeds or of one model) below ``ceiling``."""
     return float(np.mean(pgd_accuracies)) < ceiling
-
-
-def beats(a, b, margin=0.0):
-    """True if arm ``a`` beats arm ``b`` by more than ``margin``, beyond the seed noise (paired by seed)."""
-    return stats.paired_difference(a, b).exceeds_noise(margin)
-
-
-def not_worse(a, b, margin):
-    """Non-inferiority: ``a`` trails ``b`` by at most ``margin`` even after adding one s.e. (≥ 3 seeds)."""
-    gap = stats.paired_difference(b, a)
-    return gap.n >= stats.MIN_SEEDS and gap.mean + gap.se <= margin
 
 
 def no_masking_symptoms(fgsm_accuracy, pgd_accuracy, strong_accuracy, eps_values, accuracies,

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from .. import backdoor, stats
+from .. import backdoor
 from ..metrics import predict_classes
+from ._conditions import beats, not_worse  # noqa: F401 (verdict conditions used as check.lab08.<name>)
 from ._core import self_check
 
 __all__ = ["exercise_8_1", "exercise_8_2", "exercise_8_3"]
@@ -137,17 +138,6 @@ def exercise_8_3(report, fine_prune, model, x_val, y_val, layer):
 def at_least(value, floor):
     """True if ``value`` ≥ ``floor`` (e.g. mean ASR of the backdoored models ≥ 90 %)."""
     return float(np.mean(value)) >= floor
-
-
-def beats(a, b, margin=0.0):
-    """True if the per-seed values ``a`` exceed ``b`` by more than ``margin``, beyond the seed noise."""
-    return stats.paired_difference(a, b).exceeds_noise(margin)
-
-
-def not_worse(a, b, margin):
-    """Non-inferiority: ``a`` trails ``b`` by at most ``margin`` even after adding one s.e. (≥ 3 seeds)."""
-    gap = stats.paired_difference(b, a)
-    return gap.n >= stats.MIN_SEEDS and gap.mean + gap.se <= margin
 
 
 def adaptive_attack_wins(adaptive, naive, margin=0.2):

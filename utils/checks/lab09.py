@@ -6,6 +6,8 @@ from .. import keras, stats
 from ..adversarial import input_gradient
 from ..audit import recall_per_class as reference_recall_per_class
 from ..patch import apply_patch, sticker_mask, sticker_step
+from ._conditions import beats as beats_beyond_noise  # noqa: F401 (verdict conditions used as check.lab09.<name>)
+from ._conditions import drop_within, fraction_at_most  # noqa: F401
 from ._core import self_check
 
 __all__ = ["exercise_9_1", "exercise_9_2", "exercise_9_3"]
@@ -170,28 +172,10 @@ def _clean_image_step(model, x, y, sticker, mask, step_size):
 # ------------------------------------------------------------------ verdict conditions
 
 
-def fraction_at_most(value, reference, fraction):
-    """``value`` is at most ``fraction`` of ``reference`` (MACs or parameters of two models)."""
-    return float(value) <= fraction * float(reference)
-
-
-def drop_within(reference, values, max_drop):
-    """Non-inferiority over seeds: the mean drop ``reference − values`` plus one s.e. is at most
-    ``max_drop`` (fractions; ≥ 3 seeds)."""
-    drops = stats.mean_se(float(reference) - np.asarray(values, dtype=float))
-    return drops.n >= stats.MIN_SEEDS and drops.mean + drops.se <= max_drop
-
-
-def beats_beyond_noise(a, b, margin=0.0):
-    """Arm ``a`` beats arm ``b`` (paired by seed) by more than ``margin`` plus one s.e. (≥ 3 seeds)."""
-    return stats.paired_difference(a, b).exceeds_noise(margin)
-
-
 def above_null(values, null):
     """Per-class claim: the per-seed statistic ``values`` exceeds the ``null`` (the same statistic
     between two dense seeds) by more than one s.e. (≥ 3 seeds)."""
     return stats.mean_se(values).exceeds_noise(float(null))
-
 
 
 def not_worse_by(candidate, reference, margin):

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import stats
+from ._conditions import beats as beats_beyond_noise  # noqa: F401 (verdict conditions used as check.lab10.<name>)
 from ._core import self_check
 
 __all__ = ["exercise_10_1", "exercise_10_2", "exercise_10_3", "exercise_10_4"]
@@ -181,11 +182,6 @@ def within_beyond_noise(a, b, margin):
     one s.e. (≥ 3 seeds)."""
     gap = stats.paired_difference(b, a)
     return gap.n >= stats.MIN_SEEDS and margin - gap.mean > gap.se
-
-
-def beats_beyond_noise(a, b, margin=0.0):
-    """Arm ``a`` exceeds arm ``b`` (paired by seed) by more than ``margin`` plus one s.e. (≥ 3 seeds)."""
-    return stats.paired_difference(a, b).exceeds_noise(margin)
 
 
 def leaks(aucs, sampling_se, n_se=3.0):
