@@ -5,7 +5,10 @@ Machines of the same kind differ about 2x in speed, so the budget is in **units*
 "Budgets"): one unit is the time of a fixed reference workload, the source document's CNN
 (``utils.models.seed_cnn``) trained 15 epochs on the embedded digits data at batch 32, about 5 s on
 a fast 2-core machine and 11 s on a slow one. The reference is measured in the same run, on a fresh
-kernel, right before each notebook (interleaved), so a slow or busy machine slows both alike.
+kernel, right before each notebook and once more at the end (interleaved, at least three times), so a
+slow or busy machine slows both alike. A single reference run is noisy (on a quiet 2-core machine it
+varied 5-11 s between consecutive runs), so every notebook is divided by the **median** of all the
+references of the run, not by the one just before it.
 
 Each notebook is executed once, top to bottom, on a fresh ``python3`` kernel (kernel start
 included), exactly as ``scripts/run_solutions.py`` does it, but on an in-memory copy: the notebook
@@ -23,6 +26,7 @@ wall-clock time; this script is how authors keep the labs short enough for a cla
 """
 
 import argparse
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -46,6 +50,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGE = ROOT / "book" / "appendix_exec_stats.md"
 START, END = "<!-- timings:start -->", "<!-- timings:end -->"
 BUDGET_UNITS = 12.0
+MIN_REFERENCES = 3  # the unit is the median of at least this many reference runs
 # The reference workload: one unit. It prints the seconds that the 15 epochs took (model building,
 # data loading and kernel start excluded, so that a unit measures training speed only).
 REFERENCE_CELLS = [
@@ -65,7 +70,7 @@ class Timing:
     wall_s: float
     cpu_s: float | None = None
     ok: bool = True
-    unit_s: float | None = None  # the reference workload measured right before this notebook
+    unit_s: float | None = None  # seconds of one reference workload (the run's median)
 
     @property
     def units(self):
@@ -133,6 +138,20 @@ def measure_unit(timeout=600):
     return reference_seconds(text)
 
 
+def median_unit(references):
+    """The unit of a run: the median of its reference measurements (seconds, at least three).
+
+    One reference run can be slowed by a passing background job; the median of several is not.
+    """
+    references = list(references)
+    if len(references) < MIN_REFERENCES:
+        raise ValueError(f"need at least {MIN_REFERENCES} reference measurements for a stable unit, "
+                         f"got {len(references)}")
+    if any(not r > 0 for r in references):
+        raise ValueError(f"reference measurements must be positive seconds, got {references}")
+    return statistics.median(references)
+
+
 def machine_description():
     """A short description of this machine: OS, architecture, CPU cores, Python, load average."""
     try:
@@ -171,8 +190,8 @@ def format_table(timings, *, date, machine, budget=BUDGET_UNITS):
     median_unit = statistics.median(t.unit_s for t in timings)
     lines = [
         f"Measured on {date} on {machine}: {len(timings)} notebook{'s' if len(timings) != 1 else ''}, "
-        f"each run once on a fresh kernel (kernel start included), one after another, each right after "
-        f"the reference workload (1 unit, median {median_unit:.1f} s here). "
+        f"each run once on a fresh kernel (kernel start included), one after another, interleaved with "
+        f"the reference workload (1 unit = median {median_unit:.1f} s of the run's reference runs). "
         f"{len(timings) - over} of {len(timings)} within the budget of {budget:g} units.",
         "",
         "| notebook | wall time (s) | CPU time (s) | unit (s) | units | budget (units) | within budget |",
@@ -231,14 +250,22 @@ def main(argv=None):
         return 0
     machine = machine_description()
     date = datetime.date.today().isoformat()
-    timings = []
+    references, measured = [], []
     for path in _notebooks(args):
-        unit_s = measure_unit(args.timeout)
-        timing = time_notebook(path, timeout=args.timeout, unit_s=unit_s)
+        references.append(measure_unit(args.timeout))
+        timing = time_notebook(path, timeout=args.timeout)
         cpu = "" if timing.cpu_s is None else f", CPU {timing.cpu_s:.1f} s"
-        print(f"{timing.notebook}: {timing.wall_s:.1f} s{cpu} = {timing.units:.1f} units "
-              f"(1 unit = {unit_s:.1f} s){'' if timing.ok else ' (error)'}", flush=True)
-        timings.append(timing)
+        print(f"{timing.notebook}: {timing.wall_s:.1f} s{cpu} (reference just before: "
+              f"{references[-1]:.1f} s){'' if timing.ok else ' (error)'}", flush=True)
+        measured.append(timing)
+    while len(references) < MIN_REFERENCES or len(references) == len(measured):
+        references.append(measure_unit(args.timeout))  # one after the last notebook, and at least 3
+    unit_s = median_unit(references)
+    print(f"reference runs (s): {', '.join(f'{r:.1f}' for r in references)}; 1 unit = median = "
+          f"{unit_s:.1f} s", flush=True)
+    timings = [dataclasses.replace(t, unit_s=unit_s) for t in measured]
+    for t in timings:
+        print(f"{t.notebook}: {t.units:.1f} units", flush=True)
 
     block = format_table(timings, date=date, machine=machine, budget=args.budget)
     if args.dry_run:

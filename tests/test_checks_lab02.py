@@ -94,3 +94,11 @@ def test_all_lists_only_the_exercises():
 def test_drop_within_dense_after_fine_tuning():
     assert lab02.drop_within(0.983, [0.976, 0.972, 0.978], 0.015)
     assert not lab02.drop_within(0.983, [0.558, 0.558, 0.558], 0.015)       # the un-fine-tuned control
+
+
+def test_drop_a_fraction_of_control():
+    random_draws = [0.70, 0.66, 0.69, 0.71, 0.68]                  # drop about 29 pt
+    assert lab02.drop_a_fraction_of_control(0.98, 0.953, random_draws, 0.2)       # 2.7 pt ≤ 0.2 · 28
+    assert not lab02.drop_a_fraction_of_control(0.98, 0.90, random_draws, 0.2)    # 8 pt: too much
+    assert not lab02.drop_a_fraction_of_control(0.98, 0.979, [0.98, 0.985, 0.975], 0.2)  # no control cost
+    assert not lab02.drop_a_fraction_of_control(0.98, 0.97, [0.5, 0.6], 0.2)      # fewer than 3 draws

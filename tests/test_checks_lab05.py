@@ -83,9 +83,12 @@ def test_exercise_5_3_explains_common_mistakes(capsys):
 
 
 def test_attack_leaks():
-    assert lab05.attack_leaks(0.66)
-    assert not lab05.attack_leaks(0.53)
-    assert not lab05.attack_leaks(float("nan"))
+    chance = privacy.auc_standard_error(0.5, 100, 100)     # about 0.041
+    assert lab05.attack_leaks(0.668, chance)               # 4 s.e. above chance
+    assert not lab05.attack_leaks(0.56, chance)            # 1.5 s.e.: could be a guessing attack
+    assert lab05.attack_leaks(0.56, privacy.auc_standard_error(0.5, 1000, 1000))  # same AUC, 10x the data
+    assert not lab05.attack_leaks(0.45, chance)            # below chance
+    assert not lab05.attack_leaks(float("nan"), chance)
 
 
 def test_dp_lowers_leak():

@@ -103,3 +103,24 @@ def test_lab08_verdict_conditions_pass_and_fail():
     assert lab08.beats([0.886, 0.875, 0.861], [0.758, 0.636, 0.725])
     assert not lab08.beats([0.886, 0.875, 0.861], [0.853, 0.922, 0.897])          # vs random: no
 
+
+
+def test_lab08_section_3_verdicts_pass_and_fail():
+    # pruning + fine-tuning vs fine-tuning alone, ASR paired by seed (values like the lab's run)
+    fine_tuning_alone, fine_pruning = [0.45, 0.30, 0.43], [0.19, 0.16, 0.19]
+    assert lab08.beats(fine_tuning_alone, fine_pruning)
+    assert not lab08.beats(fine_tuning_alone, [0.99, 1.0, 1.0])          # a loop that never fine-tunes
+    assert not lab08.beats(fine_tuning_alone, [0.40, 0.38, 0.35])        # within the noise
+    # Fine-Pruning's clean-accuracy cost: a bound the repair must meet, pruning without repair does not
+    backdoored = [0.975, 0.967, 0.964]
+    assert lab08.not_worse([0.969, 0.958, 0.962], backdoored, margin=0.03)
+    assert not lab08.not_worse([0.933, 0.944, 0.942], backdoored, margin=0.03)
+
+
+def test_lab08_pruning_then_fine_tuning_wins_pass_and_fail():
+    fine_tuning_alone = [0.45, 0.30, 0.43]
+    assert lab08.pruning_then_fine_tuning_wins(fine_tuning_alone, [0.19, 0.16, 0.19], [0.25, 0.20, 0.27],
+                                               [0.10, 0.12, 0.15])
+    assert not lab08.pruning_then_fine_tuning_wins(fine_tuning_alone, [0.99, 1.0, 1.0], [0.25, 0.20, 0.27],
+                                                   [0.30, 0.32, 0.35])       # one arm never fine-tuned
+    assert not lab08.pruning_then_fine_tuning_wins([0.45, 0.30], [0.1, 0.1], [0.1, 0.1], [0.1, 0.1])  # 2 runs

@@ -109,55 +109,6 @@ def test_stubs_get_a_gentle_reminder(capsys, exercise):
     assert "not done yet" in capsys.readouterr().out
 
 
-# ------------------------------------------------------------ Exercise 10.4: precision at matched recall
-def precision_right(y, scores, target):
-    from utils import audit
-    return audit.precision_at_recall(y, scores, target)
-
-
-def precision_strict(y, scores, target):
-    positives = np.sort(scores[y == 1])[::-1]
-    threshold = positives[int(np.ceil(target * positives.size)) - 1]
-    flagged = scores > threshold - 1e-12
-    flagged &= ~((scores == threshold) & (y == 0))      # ties of legitimate payments not flagged
-    return np.sum(flagged & (y == 1)) / np.sum(flagged)
-
-
-def precision_rounds_down(y, scores, target):
-    positives = np.sort(scores[y == 1])[::-1]
-    threshold = positives[max(int(np.floor(target * positives.size)) - 1, 0)]
-    flagged = scores >= threshold
-    return np.sum(flagged & (y == 1)) / np.sum(flagged)
-
-
-def precision_over_frauds(y, scores, target):
-    positives = np.sort(scores[y == 1])[::-1]
-    threshold = positives[int(np.ceil(target * positives.size)) - 1]
-    return np.sum((scores >= threshold) & (y == 1)) / 8
-
-
-def test_exercise_10_4_passes_a_right_answer(capsys, lab_like):
-    check.exercise_10_4(precision_right, *lab_like)
-    out = capsys.readouterr().out
-    assert "✘" not in out and "all checks passed" in out and "matches the reference" in out
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (precision_strict, "ties included"),
-    (precision_rounds_down, "round up"),
-    (precision_over_frauds, "TP / (number flagged)"),
-])
-def test_exercise_10_4_explains_typical_mistakes(capsys, wrong, hint):
-    check.exercise_10_4(wrong)
-    out = capsys.readouterr().out
-    assert "✘" in out and hint in out
-
-
-def test_exercise_10_4_is_gentle_with_a_stub(capsys):
-    check.exercise_10_4(not_done)
-    assert "not done yet" in capsys.readouterr().out
-
-
 # ------------------------------------------------------------------ verdict conditions
 def test_paradox():
     assert check.lab10.paradox([-0.3, -0.2, -0.4], [26.0, 20.0, 24.0])
@@ -165,9 +116,10 @@ def test_paradox():
     assert not check.lab10.paradox([-0.3, -0.2, -0.4], [6.0, 2.0, 4.0])      # recall barely moved
 
 
-def test_within_beyond_noise():
-    assert check.lab10.within_beyond_noise([36.0, 35.0, 37.0], [33.0, 34.0, 32.0], 5.0)
-    assert not check.lab10.within_beyond_noise([6.0, 5.0, 7.0], [33.0, 34.0, 32.0], 5.0)
+def test_not_below_by():
+    assert check.lab10.not_below_by([36.0, 35.0, 37.0], [33.0, 34.0, 32.0], 5.0)
+    assert not check.lab10.not_below_by([6.0, 5.0, 7.0], [33.0, 34.0, 32.0], 5.0)
+    assert check.lab10.not_below_by([45.0, 44.0, 46.0], [33.0, 34.0, 32.0], 5.0)   # far above passes
 
 
 def test_beats_beyond_noise():

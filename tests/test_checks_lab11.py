@@ -94,3 +94,10 @@ def test_screening_summary_and_false_alarm_threshold():
     assert binary.confusion_at(y, scores, t)["fp"] == 1 and t > 0.5 and t <= 0.7
     assert binary.confusion_at(y, scores, binary.threshold_for_false_alarm_rate(y, scores, 0.0))["fp"] == 0
     assert binary.threshold_for_false_alarm_rate(y, scores, 1.0) == 0.0
+
+
+def test_sensitivity_not_worse_needs_missed_cases():
+    pruned, dense = [0.976, 0.976, 0.952], [0.952, 0.952, 0.952]
+    assert lab11.sensitivity_not_worse(pruned, dense, 0.025, missed=9)
+    assert not lab11.sensitivity_not_worse([0.905, 0.929, 0.905], dense, 0.025, missed=20)  # worse
+    assert not lab11.sensitivity_not_worse([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], 0.025, missed=0)  # ceiling

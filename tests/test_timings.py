@@ -82,3 +82,14 @@ def test_the_book_page_has_the_markers_once():
 
 def test_machine_description_names_the_cores():
     assert "CPU core" in timings.machine_description()
+
+
+def test_the_unit_is_the_median_of_at_least_three_reference_runs():
+    from timings import median_unit
+    # one reference slowed by a background job does not move the unit
+    assert median_unit([5.0, 11.4, 5.2]) == 5.2
+    assert median_unit([6.0, 5.0, 7.0, 30.0]) == 6.5
+    with pytest.raises(ValueError, match="at least 3 reference"):
+        median_unit([5.0, 6.0])
+    with pytest.raises(ValueError, match="positive seconds"):
+        median_unit([5.0, 0.0, 6.0])

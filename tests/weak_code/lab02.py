@@ -17,4 +17,5 @@ SOURCE = '''def remove_filters(kernel, bias, next_kernel, drop, bn=None):
         grouped = next_kernel.reshape(channels, -1, n_out)      # channels-first: wrong for Keras
         new_next = np.delete(grouped, drop, axis=0).reshape(-1, n_out)
     return new_kernel, new_bias, new_next, new_bn'''
-TURNS = "25 % of the lowest-L1 filters removed: accuracy drop ≤ 3 pt before any fine-tuning"
+TURNS = ("25 % of the filters removed, before fine-tuning: the lowest-L1 choice costs at most a fifth "
+         "of the accuracy that random choices cost")

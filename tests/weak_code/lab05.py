@@ -11,4 +11,5 @@ SOURCE = '''def loss_threshold_roc(member_losses, non_member_losses):
     tpr = np.array([0.0, np.mean(member_losses <= t), 1.0])
     fpr = np.array([0.0, np.mean(non_member_losses <= t), 1.0])
     return fpr, tpr, float(np.trapezoid(tpr, fpr))'''
-TURNS = "overfit dense model: loss-attack AUC ≥ 0.6"
+TURNS = ("overfit dense model: the loss attack leaks, its AUC above chance (0.5) by more than two "
+         "standard errors")

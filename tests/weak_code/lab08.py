@@ -15,5 +15,5 @@ SOURCE = '''def fine_prune(model, x_val, y_val, layer, max_drop, step, fine_tune
             break
         keep = count
     return backdoor.remove_channels(model, layer, order[:keep]), order[:keep]   # weak: never fine-tunes'''
-TURNS = ("Fine-Pruning leaves a lower attack success rate than fine-tuning alone "
-         "(paired seeds, beyond the noise)")
+TURNS = ("pruning + fine-tuning beats fine-tuning alone: the three pruned arms (dormant, random, "
+         "most active) leave a lower mean attack success rate (paired seeds, beyond the noise)")

@@ -7,5 +7,5 @@ FUNCTION = "threshold_for_recall"
 SOURCE = '''def threshold_for_recall(y, scores, target_recall):
     """Exercise 10.2 — weak: always the default threshold, whatever the target."""
     return 0.5'''
-TURNS = ("after re-tuning the threshold on validation data, the pruned model's test fraud recall is "
-         "within 5 pt of the dense model's (3 seeds)")
+TURNS = ("after re-tuning the threshold on validation data, the pruned model's test fraud recall is no "
+         "more than 5 pt below the dense model's (3 seeds)")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import keras, metrics, structured
+from .. import keras, metrics, stats, structured
 from ..pruning import copy_model
 from ._core import self_check
 from .lab01 import accuracy_at_least, beats_beyond_noise, drop_within, fraction_at_most, mean_drop_at_most  # noqa: F401
@@ -185,3 +185,15 @@ def exercise_2_3(report, remove_filters, model):
 def pattern_holds(pattern):
     """The N:M pattern holds on every checked kernel: ``pattern`` is ``{layer: bool}``, non-empty."""
     return bool(pattern) and all(pattern.values())
+
+
+def drop_a_fraction_of_control(dense_accuracy, accuracy, control_accuracies, fraction):
+    """Removing the chosen filters costs at most ``fraction`` of what the control's choices cost.
+
+    ``accuracy`` is the model without the chosen filters, ``control_accuracies`` the same surgery with
+    randomly drawn filters (≥ 3 draws). The control's drop is taken at its mean *minus* one standard
+    error, so noisy draws make the condition harder to meet, never easier.
+    """
+    control = stats.mean_se(float(dense_accuracy) - np.asarray(control_accuracies, dtype=float))
+    return (control.n >= stats.MIN_SEEDS and control.mean - control.se > 0
+            and float(dense_accuracy) - float(accuracy) <= fraction * (control.mean - control.se))

@@ -25,7 +25,8 @@ def exercise_3_1(report, iterative_sparsities):
                         "each round removes the same share of the survivors (0.536, 0.785, 0.9)",
                         f"you gave {np.round(got, 3).tolist()}, expected {np.round(expected, 3).tolist()}. "
                         "Equal steps of sparsity (0.3, 0.6, 0.9) remove ever larger shares of what is "
-                        "left; keep the *density* shrinking by the same factor: 1 - (1 - s)^(r/R)."):
+                        "left. Think in densities (1 - s): each round keeps the same fraction q of the "
+                        "survivors, and after all rounds the density must be 1 - final_sparsity."):
         return
     one = np.asarray(iterative_sparsities(0.5, 1), dtype=float)
     report.check(one.shape == (1,) and abs(one[0] - 0.5) < 1e-9, "one round is one-shot pruning",

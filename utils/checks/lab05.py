@@ -172,9 +172,14 @@ def _flat_sum(grads):
 
 # ------------------------------------------------------------------------------------------ verdicts
 
-def attack_leaks(auc, *, threshold=0.6):
-    """The attack separates members from non-members clearly: AUC ≥ ``threshold`` (0.5 is guessing)."""
-    return bool(np.isfinite(auc) and auc >= threshold)
+def attack_leaks(auc, chance_se, *, z=2.0):
+    """The attack leaks membership: its AUC exceeds chance (0.5) by more than ``z`` standard errors.
+
+    ``chance_se`` is the standard error of an AUC under chance with the same numbers of members and
+    non-members (``utils.privacy.auc_standard_error(0.5, n_members, n_non_members)``): the scatter of a
+    guessing attack's AUC, against which the measured AUC is tested.
+    """
+    return bool(np.isfinite(auc) and np.isfinite(chance_se) and auc - 0.5 > z * chance_se)
 
 
 def dp_lowers_leak(non_private_aucs, dp_aucs):

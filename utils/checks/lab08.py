@@ -150,3 +150,9 @@ def close_to_undefended(adaptive, undefended, margin=0.1):
     """Paired by seed: under the adaptive attack the defended model beats no defence by at most ``margin``
     (mean + s.e., ≥ 3 seeds)."""
     return not_worse(undefended, adaptive, margin)
+
+
+def pruning_then_fine_tuning_wins(fine_tuning_alone, *pruned_and_fine_tuned):
+    """Paired by seed: the ASR after pruning + fine-tuning, averaged over the channel choices (dormant,
+    random, most active), lies below fine-tuning alone's beyond the noise (mean − s.e. > 0, ≥ 3 seeds)."""
+    return beats(fine_tuning_alone, np.mean(np.asarray(pruned_and_fine_tuned, dtype=float), axis=0))

@@ -172,25 +172,12 @@ def _clean_image_step(model, x, y, sticker, mask, step_size):
 # ------------------------------------------------------------------ verdict conditions
 
 
-def above_null(values, null):
-    """Per-class claim: the per-seed statistic ``values`` exceeds the ``null`` (the same statistic
-    between two dense seeds) by more than one s.e. (≥ 3 seeds)."""
-    return stats.mean_se(values).exceeds_noise(float(null))
-
-
 def not_worse_by(candidate, reference, margin):
     """Non-inferiority, paired by seed: ``reference − candidate`` (e.g. clean accuracy) has mean + s.e.
     at most ``margin`` over ≥ 3 seeds — the candidate may be better, or worse by less than the margin,
     noise included."""
     gap = stats.paired_difference(reference, candidate)
     return gap.n >= stats.MIN_SEEDS and gap.mean + gap.se <= margin
-
-
-def excess_within(values, null, margin):
-    """Per-class claim against a null arm, paired by seed: ``values − null`` (e.g. the worst per-class
-    recall drop of pruned vs unpruned models given the same training) has mean + s.e. at most ``margin``
-    (≥ 3 seeds)."""
-    return not_worse_by(null, values, margin)
 
 
 def mean_at_most(values, bound):

@@ -2,8 +2,9 @@
 
 The exercises: 11.1 the screening summary, 11.2 the NLL of temperature-scaled probabilities,
 11.3 fitting the temperature (the lab's mechanism), 11.4 a threshold for a target sensitivity.
-The verdict conditions (``fits_budget``, ``temperature_lowers_ece``, ``not_worse_than``) are
-functions of the measured values, each with a passing and a failing unit test.
+The verdict conditions (``fits_budget``, ``temperature_lowers_ece``, ``not_worse_than``,
+``sensitivity_not_worse``) are functions of the measured values, each with a passing and a failing
+unit test.
 """
 
 import numpy as np
@@ -45,6 +46,16 @@ def not_worse_than(candidate, reference, margin, *, higher_is_better=True):
     gap = (stats.paired_difference(reference, candidate) if higher_is_better
            else stats.paired_difference(candidate, reference))
     return gap.n >= stats.MIN_SEEDS and gap.mean + gap.se <= margin
+
+
+def sensitivity_not_worse(candidate, reference, margin, missed):
+    """:func:`not_worse_than` for sensitivities, at an operating point where the models miss something.
+
+    ``missed`` is the number of malignant test cases the two models missed in all (over every seed).
+    At a lenient operating point both models catch every malignant case, their sensitivities are
+    equal because both sit at the ceiling, and the comparison is empty: the condition then fails.
+    """
+    return int(missed) > 0 and not_worse_than(candidate, reference, margin)
 
 
 @self_check("Exercise 11.1 (sensitivity, specificity and missed malignancies)")
