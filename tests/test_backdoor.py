@@ -1,6 +1,5 @@
 """Tests for utils.backdoor (BadNets, Fine-Pruning) and utils.sap (stochastic activation pruning)."""
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -245,31 +244,3 @@ def test_exercise_8_2_passes_the_reference_and_catches_reversed_ranking(trained_
 
     checks.exercise_8_2(floor_count, trained_cnn, digits.x_val, "conv3")
     assert "expected round(0.25" in capsys.readouterr().out
-
-
-def test_train_together_trains_each_model_as_if_alone(digits):
-    digits = dataclasses.replace(digits, x_train=digits.x_train[:128], y_train=digits.y_train[:128])
-    def fresh(seed):
-        utils.set_seed(seed)
-        return models.seed_cnn(digits.input_shape, digits.num_classes)
-    alone, first, second = fresh(0), fresh(0), fresh(1)
-    before = [w.copy() for w in first.get_weights()]
-    utils.set_seed(0)
-    backdoor.train_together([alone], digits, epochs=2, batch_size=32, seeds=[5])
-    utils.set_seed(0)
-    backdoor.train_together([first, second], [digits, digits], epochs=2, batch_size=32, seeds=[5, 6])
-    assert any(not np.allclose(a, b) for a, b in zip(before, first.get_weights()))   # trained in place
-    for a, b in zip(alone.get_weights(), first.get_weights()):                      # unaffected by `second`
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_train_together_shifts_and_rejects_mismatched_inputs(digits):
-    x = np.random.default_rng(0).random((5, 6, 6, 1)).astype("float32")
-    shifted = backdoor._shift_batch(utils.tf.constant(x), 2).numpy()
-    assert shifted.shape == x.shape
-    for image, moved in zip(x, shifted):       # each image is a translate of its original, zero-padded
-        padded = np.pad(image, ((2, 2), (2, 2), (0, 0)))
-        assert any(np.array_equal(padded[r:r + 6, c:c + 6], moved) for r in range(5) for c in range(5))
-    model = models.seed_cnn(digits.input_shape, digits.num_classes)
-    with pytest.raises(ValueError, match="one dataset and one seed per model"):
-        backdoor.train_together([model], [digits, digits], epochs=1)

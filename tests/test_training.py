@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,31 @@ def test_augment_needs_images():
 
 def test_steps_per_epoch_counts_the_partial_batch(digits):
     assert training.steps_per_epoch(digits, 64) == int(np.ceil(1257 / 64))
+
+
+def test_train_together_trains_each_model_as_if_alone(digits):
+    digits = dataclasses.replace(digits, x_train=digits.x_train[:128], y_train=digits.y_train[:128])
+    def fresh(seed):
+        utils.set_seed(seed)
+        return models.seed_cnn(digits.input_shape, digits.num_classes)
+    alone, first, second = fresh(0), fresh(0), fresh(1)
+    before = [w.copy() for w in first.get_weights()]
+    utils.set_seed(0)
+    training.train_together([alone], digits, epochs=2, batch_size=32, seeds=[5])
+    utils.set_seed(0)
+    training.train_together([first, second], [digits, digits], epochs=2, batch_size=32, seeds=[5, 6])
+    assert any(not np.allclose(a, b) for a, b in zip(before, first.get_weights()))   # trained in place
+    for a, b in zip(alone.get_weights(), first.get_weights()):                      # unaffected by `second`
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_train_together_shifts_and_rejects_mismatched_inputs(digits):
+    x = np.random.default_rng(0).random((5, 6, 6, 1)).astype("float32")
+    shifted = training._shift_batch(utils.tf.constant(x), 2).numpy()
+    assert shifted.shape == x.shape
+    for image, moved in zip(x, shifted):       # each image is a translate of its original, zero-padded
+        padded = np.pad(image, ((2, 2), (2, 2), (0, 0)))
+        assert any(np.array_equal(padded[r:r + 6, c:c + 6], moved) for r in range(5) for c in range(5))
+    model = models.seed_cnn(digits.input_shape, digits.num_classes)
+    with pytest.raises(ValueError, match="one dataset and one seed per model"):
+        training.train_together([model], [digits, digits], epochs=1)

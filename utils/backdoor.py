@@ -19,15 +19,15 @@ import dataclasses
 
 import numpy as np
 
-from . import keras, structured, tf
-from ._core import copy_model, outputs_logits, require_model
+from . import keras, structured
+from ._core import copy_model, require_model
 from ._validate import check_choice, check_fraction, check_images, check_int, check_labels
 from .metrics import accuracy, predict_classes
 from .training import train
 
 __all__ = ["add_trigger", "trigger_mask", "poison", "attack_success_rate", "channel_activity",
            "dormant_channels", "remove_channels", "prune_dormant", "fine_prune",
-           "fine_prune_with_stopping_rule", "train_together"]
+           "fine_prune_with_stopping_rule"]
 
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
 PATTERNS = ("checkerboard", "square")
@@ -221,7 +221,8 @@ def remove_channels(model, layer, channels):
     """A new, physically smaller model without the given output ``channels`` of ``layer``.
 
     The chosen filters are first zeroed (kernel and bias: after the ReLU they output 0, exactly
-    what pruning them means), and :func:`utils.structured.prune_filters` then removes that many
+    what pruning them means; ``model``'s own weights are restored before returning, so it is
+    unchanged), and :func:`utils.structured.prune_filters` then removes that many
     lowest-L1 filters of ``layer`` — the zeroed ones — together with the matching inputs of the
     next layer. Every other weight is copied unchanged.
 
@@ -249,13 +250,16 @@ def remove_channels(model, layer, channels):
                          "silence the channels")
     if len(channels) == 0:
         return copy_model(model)
-    zeroed = copy_model(model)
-    weights = zeroed.get_layer(layer).get_weights()        # [kernel] or [kernel, bias]
-    weights[0][..., channels] = 0.0
-    for bias in weights[1:]:
+    original = conv.get_weights()                          # [kernel] or [kernel, bias]
+    zeroed = [each.copy() for each in original]
+    zeroed[0][..., channels] = 0.0
+    for bias in zeroed[1:]:
         bias[channels] = 0.0
-    zeroed.get_layer(layer).set_weights(weights)
-    return structured.prune_filters(zeroed, {layer: len(channels) / filters})
+    conv.set_weights(zeroed)           # zero them in place for prune_filters (cheaper than a copy) ...
+    try:
+        return structured.prune_filters(model, {layer: len(channels) / filters})
+    finally:
+        conv.set_weights(original)     # ... and restore them: `model` leaves unchanged
 
 
 def prune_dormant(model, clean_x, *, layer, ratio):
@@ -344,78 +348,3 @@ def fine_prune_with_stopping_rule(model, x_val, y_val, layer, max_drop, step, fi
     pruned = remove_channels(model, layer, order[:keep])
     fine_tune(pruned)
     return pruned, order[:keep]
-
-
-# ------------------------------------------------------------------ many small trainings at once
-def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, augment_shift=0, seeds=None):
-    """Train several independent models side by side, one optimiser step updating all of them.
-
-    Each model is trained as :func:`utils.training.train` trains one model — Adam(``learning_rate``),
-    the cross-entropy matching its outputs, shuffled batches of its own training set, optionally
-    shifted by up to ``augment_shift`` pixels — but all of them share one compiled step. On a CPU a
-    step of a small network costs mostly TensorFlow's per-step overhead, so training k models
-    together costs far less than k separate runs. The models share no weights and the loss is the
-    sum of their losses, so each model receives exactly the gradient of its own loss: the result is
-    that of separate trainings with the same batches.
-
-    Args:
-        models: tf_keras classifiers, trained in place.
-        data: one :class:`utils.data.Dataset` for all models, or a list with one per model (their
-            training sets must have the same length, so that every epoch has the same steps).
-        epochs, batch_size, learning_rate, augment_shift: as in :func:`utils.training.train`.
-        seeds: one shuffle seed per model (default 0, 1, …): models with the same seed and the same
-            training set see the same batches, epoch after epoch.
-
-    Returns:
-        ``models``.
-    """
-    models = list(models)
-    for model in models:
-        require_model(model)
-    check_int(epochs, "epochs", minimum=1)
-    check_int(batch_size, "batch_size", minimum=1)
-    check_int(augment_shift, "augment_shift (pixels)", minimum=0)
-    datasets = list(data) if isinstance(data, (list, tuple)) else [data] * len(models)
-    seeds = list(range(len(models))) if seeds is None else list(seeds)
-    if not models or len(datasets) != len(models) or len(seeds) != len(models):
-        raise ValueError(f"need one dataset and one seed per model: got {len(models)} models, "
-                         f"{len(datasets)} datasets and {len(seeds)} seeds")
-    sizes = {len(each.x_train) for each in datasets}
-    if len(sizes) != 1:
-        raise ValueError(f"the training sets must have the same length, got {sorted(sizes)}")
-
-    def batches(each, seed):
-        pipeline = tf.data.Dataset.from_tensor_slices((each.x_train, each.y_train))
-        pipeline = pipeline.shuffle(len(each.x_train), seed=int(seed), reshuffle_each_iteration=True)
-        return pipeline.batch(batch_size)
-
-    stream = tf.data.Dataset.zip(tuple(batches(each, seed) for each, seed in zip(datasets, seeds)))
-    stream = stream.prefetch(1)
-    losses = [keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(model))
-              for model in models]
-    optimizer = keras.optimizers.Adam(learning_rate)
-    variables = [v for model in models for v in model.trainable_variables]
-
-    @tf.function(input_signature=[stream.element_spec])    # any batch size: traced once, not per shape
-    def step(batch):
-        with tf.GradientTape() as tape:
-            total = tf.add_n([loss(y, model(_shift_batch(x, augment_shift), training=True))
-                              for model, loss, (x, y) in zip(models, losses, batch)])
-        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-
-    for _ in range(epochs):
-        for batch in stream:
-            step(batch)
-    return models
-
-
-def _shift_batch(x, max_shift):
-    """Shift every image of the batch ``x`` by its own random whole number of pixels in
-    [-max_shift, max_shift] (zero padding), like :func:`utils.training.random_shift`, vectorised."""
-    if not max_shift:
-        return x
-    n, height, width = tf.shape(x)[0], x.shape[1], x.shape[2]
-    padded = tf.pad(x, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]])
-    rows = tf.random.uniform([n, 1], 0, 2 * max_shift + 1, dtype=tf.int32) + tf.range(height)[None, :]
-    cols = tf.random.uniform([n, 1], 0, 2 * max_shift + 1, dtype=tf.int32) + tf.range(width)[None, :]
-    return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
