@@ -369,3 +369,19 @@ def test_top_k_gate_numpy_reference_matches_the_layer_and_drives_it():
     grad = tape.gradient(y, xt).numpy()
     kept = np.any(expected != 0, axis=(1, 2), keepdims=True)
     np.testing.assert_array_equal(grad, np.broadcast_to(kept, x.shape).astype(np.float32))
+
+
+def test_class_dependence_separates_a_class_driven_gate_from_a_shuffled_one():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(5), 40)                       # 5 classes, 40 inputs each
+    by_class = np.zeros((200, 10), bool)
+    for c in range(5):
+        by_class[y == c, 2 * c:2 * c + 2] = True          # each class uses its own two channels
+    assert dynamic.class_dependence(by_class, y) == pytest.approx(1.0)
+    shuffled = dynamic.shuffled_usage(by_class, seed=1)
+    assert np.array_equal(shuffled.sum(axis=1), by_class.sum(axis=1))   # same count per input
+    assert dynamic.class_dependence(shuffled, y) < 0.1    # chance level, about (5 - 1) / 200
+    noisy = by_class ^ (rng.random(by_class.shape) < 0.1)
+    assert 0.3 < dynamic.class_dependence(noisy, y) < 1.0
+    with pytest.raises(ValueError, match="one label per input"):
+        dynamic.class_dependence(by_class, y[:10])

@@ -108,3 +108,16 @@ def test_find_pies_and_ece():
     assert pr.find_pies(dense, dense).size == 0
     probs = np.tile([0.9, 0.1], (10, 1))
     assert abs(pr.ece(probs, np.array([0] * 5 + [1] * 5)) - 0.4) < 1e-9
+
+
+def test_worst_class_excess_and_its_class_blind_control():
+    y = np.repeat(np.arange(4), 50)                       # 4 classes, 50 images each
+    dense = y.copy()                                      # a perfect reference
+    concentrated = y.copy()
+    concentrated[:20] = 1                                 # 20 errors, all in class 0
+    assert pr.worst_class_excess(y, dense, concentrated, 4) == pytest.approx(0.4 - 0.1)
+    assert pr.worst_class_excess(y, dense, dense, 4) == 0.0
+    blind = pr.class_blind_excess(y, dense, 20, 4, draws=200)
+    assert 0.0 < blind < 0.15                             # spread evenly, the worst class is a little above
+    with pytest.raises(ValueError, match="correct predictions"):
+        pr.class_blind_excess(y, dense, 201, 4)

@@ -45,3 +45,10 @@ def test_bad_input_is_named(values, message):
 def test_arms_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match="one value per seed"):
         stats.paired_difference([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_noise_label_grades_the_gap_in_standard_errors():
+    assert stats.MeanSE(0.5, 1.0, 3).noise_label() == "0.50 s.e. from zero: within the seed noise"
+    assert "weak evidence with 3 seeds" in stats.MeanSE(-1.5, 1.0, 3).noise_label()
+    assert stats.MeanSE(3.0, 1.0, 5).noise_label() == "3.0 s.e. from zero: beyond the seed noise"
+    assert stats.MeanSE(1.0, 0.0, 3).noise_label() == "no spread over the seeds"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import utils
-from utils import data, models, training
+from utils import data, models, pruning, training
 
 
 def test_train_learns_digits(digits):
@@ -80,3 +80,24 @@ def test_train_together_shifts_and_rejects_mismatched_inputs(digits):
     model = models.seed_cnn(digits.input_shape, digits.num_classes)
     with pytest.raises(ValueError, match="one dataset and one seed per model"):
         training.train_together([model], [digits, digits], epochs=1)
+
+
+def test_train_together_keeps_masked_weights_at_zero(digits):
+    digits = dataclasses.replace(digits, x_train=digits.x_train[:128], y_train=digits.y_train[:128])
+    utils.set_seed(0)
+    sparse, dense = (models.mlp((16,), digits.input_shape, digits.num_classes) for _ in range(2))
+    rng = np.random.default_rng(0)
+    masks = {layer.name: rng.random(layer.kernel.shape) < 0.3 for layer in pruning.prunable_layers(sparse)}
+    before = [w.copy() for w in sparse.get_weights()]
+    training.train_together([sparse, dense], digits, epochs=2, batch_size=32, masks=[masks, None])
+    for name, mask in masks.items():
+        kernel = sparse.get_layer(name).kernel.numpy()
+        assert np.all(kernel[~mask] == 0.0)                    # zeroed before training, kept at zero
+        assert np.count_nonzero(kernel[mask]) == mask.sum()    # the kept weights still train
+    assert any(not np.allclose(a, b) for a, b in zip(before, sparse.get_weights()))
+    assert np.count_nonzero(dense.get_layer(next(iter(masks))).kernel.numpy() == 0.0) == 0   # unmasked model
+    with pytest.raises(ValueError, match="one mask dict"):
+        training.train_together([sparse, dense], digits, epochs=1, masks=[masks])
+    with pytest.raises(ValueError, match="prunable layers"):
+        training.train_together([sparse], digits, epochs=1, masks=[{"nope": masks[next(iter(masks))]}])
+

@@ -52,6 +52,7 @@ __all__ = [
     "random_masks", "masks_from_weights", "apply_masks", "mask_sparsity",
     "cosine_drop_fraction", "drop_and_grow", "FixedMask", "DynamicSparseTraining",
     "top_k_gate", "TopKChannelGate", "gate_channels", "channel_usage", "gating_sweep",
+    "class_dependence", "shuffled_usage",
 ]
 
 
@@ -413,3 +414,55 @@ def gating_sweep(model, after, ks, x, y, *, gate=None):
         rows.append({"k": k, "skipped": 1.0 - float(channel_usage(gated, x).mean()),
                      "accuracy": accuracy(gated, x, y)})
     return pd.DataFrame(rows)
+
+
+def class_dependence(usage, y):
+    """How much a gate's channel choices depend on the class: the share of the variance of
+    channel usage that the class explains (η², averaged over the channels that vary).
+
+    For channel ``j`` with usage ``u_ij ∈ {0, 1}`` over inputs ``i``, η²_j is the variance of
+    the per-class means of ``u_ij`` (weighted by the class sizes) divided by the variance of
+    ``u_ij``: 1 when the class decides whether the channel is used, close to 0 when the choice
+    is unrelated to the class. A gate that draws its ``k`` channels at random scores about
+    ``(classes - 1) / inputs``, by chance alone. Channels used by every input or by none
+    (variance 0) are left out.
+
+    Args:
+        usage: bool array ``(inputs, channels)``, e.g. from :func:`channel_usage`.
+        y: integer class labels ``(inputs,)``.
+
+    Returns:
+        The mean η² over the varying channels, a float in [0, 1] (``nan`` if none varies).
+    """
+    usage = np.asarray(usage, dtype=float)
+    y = np.asarray(y)
+    if usage.ndim != 2 or y.shape != (len(usage),):
+        raise ValueError(f"need usage (inputs, channels) and one label per input, got shapes "
+                         f"{usage.shape} and {y.shape}")
+    total = usage.var(axis=0)                                   # (channels,)
+    classes, counts = np.unique(y, return_counts=True)
+    class_means = np.stack([usage[y == c].mean(axis=0) for c in classes])    # (classes, channels)
+    between = (counts[:, None] * (class_means - usage.mean(axis=0)) ** 2).sum(axis=0) / len(y)
+    varying = total > 0
+    return float(np.mean(between[varying] / total[varying])) if varying.any() else float("nan")
+
+
+def shuffled_usage(usage, *, seed=0):
+    """The control for :func:`class_dependence`: a gate that ignores the input's content.
+
+    Every input keeps as many channels as in ``usage``, but which ones is drawn at random
+    (each input's row is permuted independently), so the per-input count of used channels is
+    unchanged while any link between the class and the choice is cut.
+
+    Args:
+        usage: bool array ``(inputs, channels)``.
+        seed: seed of the random permutations.
+
+    Returns:
+        A new bool array of the same shape.
+    """
+    usage = np.asarray(usage, dtype=bool)
+    if usage.ndim != 2:
+        raise ValueError(f"usage must be (inputs, channels), got shape {usage.shape}")
+    rng = np.random.default_rng(seed)
+    return np.stack([row[rng.permutation(len(row))] for row in usage])

@@ -44,7 +44,8 @@ from .training import train
 # because the three schedules of this module all take one.
 __all__ = ["SparsityLog", "one_shot_fine_tune", "iterative_prune", "iterative_sparsities",
            "magnitude_masks", "rewind", "reinitialise",
-           "layer_sensitivity", "sensitivity_table", "allocate_ratios", "find_pies", "ece"]
+           "layer_sensitivity", "sensitivity_table", "allocate_ratios", "find_pies", "ece",
+           "worst_class_excess", "class_blind_excess"]
 
 
 def _callbacks(log, *others):
@@ -286,6 +287,56 @@ def find_pies(dense_predictions, pruned_predictions):
     def modal(predictions):
         return np.array([np.bincount(votes).argmax() for votes in np.asarray(predictions).T])
     return np.flatnonzero(modal(dense_predictions) != modal(pruned_predictions))
+
+
+def worst_class_excess(y, reference_predictions, predictions, num_classes):
+    """How much further the worst class falls than the whole test set: worst drop − overall drop.
+
+    Args:
+        y: true labels ``(n,)``; reference_predictions, predictions: predicted labels ``(n,)`` of the
+            reference (dense) model and of the model compared with it.
+        num_classes: the number of classes ``C`` (every class must occur in ``y``).
+
+    Returns:
+        The largest per-class accuracy drop minus the overall accuracy drop, in [0, 1] units (0 when
+        every class lost the same share; the overall drop weights classes by their size).
+    """
+    y, reference_predictions, predictions = (np.asarray(a) for a in (y, reference_predictions, predictions))
+    per_class = np.array([np.mean(reference_predictions[y == c] == c) - np.mean(predictions[y == c] == c)
+                          for c in range(num_classes)])
+    overall = np.mean(reference_predictions == y) - np.mean(predictions == y)
+    return float(per_class.max() - overall)
+
+
+def class_blind_excess(y, reference_predictions, lost, num_classes, *, draws=50, seed=0):
+    """The control for :func:`worst_class_excess`: damage that ignores the class.
+
+    ``lost`` of the reference model's correct predictions, drawn uniformly at random whatever their class,
+    are made wrong, and the worst-class excess of that damaged copy is averaged over ``draws`` draws. A
+    model that lost the same number of correct answers evenly across classes scores about this much by
+    chance alone (the worst of ``C`` noisy per-class drops lies above their average): a pruned model
+    *concentrates* its damage only if its excess is larger.
+
+    Args:
+        y, reference_predictions: true and reference-predicted labels ``(n,)``.
+        lost: how many correct answers the compared model lost overall (≥ 0, at most the correct ones).
+        num_classes: ``C``; draws, seed: the number of random draws and their seed.
+
+    Returns:
+        The mean worst-class excess of the class-blind damage, in [0, 1] units.
+    """
+    y, reference_predictions = np.asarray(y), np.asarray(reference_predictions)
+    correct = np.flatnonzero(reference_predictions == y)
+    if not 0 <= lost <= len(correct):
+        raise ValueError(f"lost must be between 0 and the {len(correct)} correct predictions, got {lost}")
+    rng = np.random.default_rng(seed)
+    excesses = []
+    for _ in range(draws):
+        damaged = reference_predictions.copy()
+        hit = rng.choice(correct, size=int(lost), replace=False)
+        damaged[hit] = (y[hit] + 1) % num_classes          # any wrong label: only right/wrong counts
+        excesses.append(worst_class_excess(y, reference_predictions, damaged, num_classes))
+    return float(np.mean(excesses))
 
 
 def ece(probs, y, bins=15):

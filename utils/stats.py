@@ -40,6 +40,21 @@ class MeanSE:
         check_int(min_seeds, "min_seeds", minimum=2)
         return self.n >= min_seeds and self.mean - margin > self.se
 
+    def noise_label(self):
+        """In words, how far the mean is from zero in standard errors — for takeaway sentences.
+
+        One s.e. is the course's bar for a verdict; with three seeds a gap of 1–2 s.e. clears it
+        but is weak evidence, and the label says so rather than calling it "beyond the noise".
+        """
+        if self.se == 0:
+            return "the same on every seed" if self.mean == 0 else "no spread over the seeds"
+        t = abs(self.mean) / self.se
+        if t <= 1:
+            return f"{t:.2f} s.e. from zero: within the seed noise"
+        if t < 2:   # two decimals: 1.02 must not read as "1.0 s.e. … beyond one s.e."
+            return f"{t:.2f} s.e. from zero: beyond one s.e., weak evidence with {self.n} seeds"
+        return f"{t:.1f} s.e. from zero: beyond the seed noise"
+
     def format(self, scale=1.0, unit="", digits=1):
         """``"+4.0 ± 0.6 pt (3 seeds)"`` with values multiplied by ``scale``."""
         sign = "+" if self.mean * scale >= 0 else ""

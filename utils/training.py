@@ -9,7 +9,7 @@ targets. Our labels are integer class indices, so the right loss is
 import numpy as np
 
 from . import keras, tf
-from ._core import outputs_logits, require_model
+from ._core import check_masks, outputs_logits, require_model
 from ._validate import check_int, check_real
 
 __all__ = ["compile_model", "train", "LOSS", "loss_for", "steps_per_epoch", "random_shift",
@@ -121,7 +121,8 @@ def check_class_weight(class_weight, y_train):
         check_real(w, f"class_weight[{c!r}]", low=0.0, low_open=True, meaning="a positive weight")
 
 
-def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, augment_shift=0, seeds=None):
+def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, augment_shift=0, seeds=None,
+                   masks=None):
     """Train several independent models side by side, one optimiser step updating all of them.
 
     Each model is trained as :func:`utils.training.train` trains one model — Adam(``learning_rate``),
@@ -136,9 +137,14 @@ def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, a
         models: tf_keras classifiers, trained in place.
         data: one :class:`utils.data.Dataset` for all models, or a list with one per model (their
             training sets must have the same length, so that every epoch has the same steps).
-        epochs, batch_size, learning_rate, augment_shift: as in :func:`utils.training.train`.
+        epochs, batch_size, augment_shift: as in :func:`utils.training.train`.
+        learning_rate: Adam's learning rate (a float, or a Keras learning-rate schedule of the step).
         seeds: one shuffle seed per model (default 0, 1, …): models with the same seed and the same
             training set see the same batches, epoch after epoch.
+        masks: optional list with one entry per model: ``None`` (train every weight) or
+            ``{layer_name: bool array}`` (``True`` = keep). Masked-out kernel weights are set to zero
+            before training and after every step, as :class:`utils.pruning.FixedMask` does for
+            :func:`train`: fine-tuning that keeps a pruned model's zeros at zero.
 
     Returns:
         ``models``.
@@ -154,6 +160,16 @@ def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, a
     if not models or len(datasets) != len(models) or len(seeds) != len(models):
         raise ValueError(f"need one dataset and one seed per model: got {len(models)} models, "
                          f"{len(datasets)} datasets and {len(seeds)} seeds")
+    masks = [None] * len(models) if masks is None else list(masks)
+    if len(masks) != len(models):
+        raise ValueError(f"need one mask dict (or None) per model: got {len(models)} models and "
+                         f"{len(masks)} masks")
+    masked = []                                   # (kernel variable, 0/1 tensor of its shape) pairs
+    for model, model_masks in zip(models, masks):
+        if model_masks is not None:
+            layers = check_masks(model, model_masks)
+            masked += [(layers[name].kernel, tf.constant(mask, layers[name].kernel.dtype))
+                       for name, mask in model_masks.items()]
     sizes = {len(each.x_train) for each in datasets}
     if len(sizes) != 1:
         raise ValueError(f"the training sets must have the same length, got {sorted(sizes)}")
@@ -169,6 +185,11 @@ def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, a
               for model in models]
     optimizer = keras.optimizers.Adam(learning_rate)
     variables = [v for model in models for v in model.trainable_variables]
+    optimizer.build(variables)     # its slots exist before tracing: the step is traced once, not twice
+
+    def zero_masked():
+        for kernel, mask in masked:
+            kernel.assign(kernel * mask)
 
     @tf.function(input_signature=[stream.element_spec])    # any batch size: traced once, not per shape
     def step(batch):
@@ -176,6 +197,9 @@ def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, a
             total = tf.add_n([loss(y, model(_shift_batch(x, augment_shift), training=True))
                               for model, loss, (x, y) in zip(models, losses, batch)])
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        zero_masked()
+
+    zero_masked()
 
     for _ in range(epochs):
         for batch in stream:

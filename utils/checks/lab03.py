@@ -114,13 +114,3 @@ def cost_within(reference, gated, limit=0.02):
     cost = stats.paired_difference(reference, gated)
     return cost.n >= stats.MIN_SEEDS and cost.mean + cost.se <= limit
 
-
-def input_dependent(usage, *, low=0.1, high=0.9, share=0.25):
-    """True when at least ``share`` of the channels are used by some inputs and not by others: each such
-    channel is used by more than ``low`` and fewer than ``high`` of the inputs.
-
-    ``usage`` is the bool array ``(inputs, channels)`` of :func:`utils.dynamic.channel_usage`. A fixed
-    (static) channel mask gives 0 such channels, whatever its size.
-    """
-    used = np.asarray(usage, dtype=bool).mean(axis=0)
-    return float(np.mean((used > low) & (used < high))) >= share

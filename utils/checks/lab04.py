@@ -194,8 +194,9 @@ def exceeds_null(pruned_worst, null_worst):
 
     ``pruned_worst[i]``: a per-class damage statistic of dense model ``i`` after pruning (and fine-tuning),
     e.g. its largest per-class accuracy drop, or (as Lab 04 uses it) how far that drop exceeds the overall
-    drop; ``null_worst[i]``: the same statistic between dense model ``i`` and an independently trained dense
-    model (nothing pruned). Paired by seed (≥ 3): the mean of
+    drop; ``null_worst[i]``: the same statistic for a reference that pruning should beat — between dense
+    model ``i`` and an independently trained dense model (nothing pruned), or for Lab 04's class-blind
+    control (as many errors, spread at random). Paired by seed (≥ 3): the mean of
     ``pruned - null`` must exceed its standard error. Fails when the damage cannot be told apart from the
     gap between two dense seeds, and when it is smaller.
     """
