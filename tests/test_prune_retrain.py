@@ -121,3 +121,9 @@ def test_worst_class_excess_and_its_class_blind_control():
     assert 0.0 < blind < 0.15                             # spread evenly, the worst class is a little above
     with pytest.raises(ValueError, match="correct predictions"):
         pr.class_blind_excess(y, dense, 201, 4)
+    imperfect = y.copy()
+    imperfect[::10] = (y[::10] + 1) % 4                  # 20 wrong answers to gain back
+    churn = pr.class_blind_excess(y, imperfect, 20, 4, gained=10, draws=200)
+    assert churn > 0.0
+    with pytest.raises(ValueError, match="wrong predictions"):
+        pr.class_blind_excess(y, imperfect, 0, 4, gained=21)

@@ -308,34 +308,43 @@ def worst_class_excess(y, reference_predictions, predictions, num_classes):
     return float(per_class.max() - overall)
 
 
-def class_blind_excess(y, reference_predictions, lost, num_classes, *, draws=50, seed=0):
+def class_blind_excess(y, reference_predictions, lost, num_classes, *, gained=0, draws=50, seed=0):
     """The control for :func:`worst_class_excess`: damage that ignores the class.
 
-    ``lost`` of the reference model's correct predictions, drawn uniformly at random whatever their class,
-    are made wrong, and the worst-class excess of that damaged copy is averaged over ``draws`` draws. A
-    model that lost the same number of correct answers evenly across classes scores about this much by
-    chance alone (the worst of ``C`` noisy per-class drops lies above their average): a pruned model
-    *concentrates* its damage only if its excess is larger.
+    ``lost`` of the reference model's correct predictions are made wrong and ``gained`` of its wrong
+    ones are made right, each drawn uniformly at random whatever their class, and the worst-class
+    excess of that changed copy is averaged over ``draws`` draws. Give it the compared model's own
+    counts (answers it got wrong that the reference got right, and the reverse): a model with the same
+    churn spread evenly across classes scores about this much by chance alone (the worst of ``C``
+    noisy per-class drops lies above their average), so a pruned model *concentrates* its damage only
+    if its excess is larger.
 
     Args:
         y, reference_predictions: true and reference-predicted labels ``(n,)``.
-        lost: how many correct answers the compared model lost overall (≥ 0, at most the correct ones).
-        num_classes: ``C``; draws, seed: the number of random draws and their seed.
+        lost: correct reference answers the compared model got wrong (≥ 0, at most the correct ones).
+        num_classes: ``C``.
+        gained: wrong reference answers the compared model got right (≥ 0, at most the wrong ones).
+        draws, seed: the number of random draws and their seed.
 
     Returns:
-        The mean worst-class excess of the class-blind damage, in [0, 1] units.
+        The mean worst-class excess of the class-blind changes, in [0, 1] units.
     """
     y, reference_predictions = np.asarray(y), np.asarray(reference_predictions)
     correct = np.flatnonzero(reference_predictions == y)
+    wrong = np.flatnonzero(reference_predictions != y)
     if not 0 <= lost <= len(correct):
         raise ValueError(f"lost must be between 0 and the {len(correct)} correct predictions, got {lost}")
+    if not 0 <= gained <= len(wrong):
+        raise ValueError(f"gained must be between 0 and the {len(wrong)} wrong predictions, got {gained}")
     rng = np.random.default_rng(seed)
     excesses = []
     for _ in range(draws):
-        damaged = reference_predictions.copy()
+        changed = reference_predictions.copy()
         hit = rng.choice(correct, size=int(lost), replace=False)
-        damaged[hit] = (y[hit] + 1) % num_classes          # any wrong label: only right/wrong counts
-        excesses.append(worst_class_excess(y, reference_predictions, damaged, num_classes))
+        changed[hit] = (y[hit] + 1) % num_classes          # any wrong label: only right/wrong counts
+        fixed = rng.choice(wrong, size=int(gained), replace=False)
+        changed[fixed] = y[fixed]
+        excesses.append(worst_class_excess(y, reference_predictions, changed, num_classes))
     return float(np.mean(excesses))
 
 
