@@ -9,7 +9,7 @@ targets. Our labels are integer class indices, so the right loss is
 import numpy as np
 
 from . import keras, tf
-from ._core import check_masks, outputs_logits, require_model
+from ._core import apply_masks, outputs_logits, require_model
 from ._validate import check_int, check_real
 
 __all__ = ["compile_model", "train", "LOSS", "loss_for", "steps_per_epoch", "random_shift",
@@ -164,15 +164,16 @@ def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, a
     if len(masks) != len(models):
         raise ValueError(f"need one mask dict (or None) per model: got {len(models)} models and "
                          f"{len(masks)} masks")
-    masked = []                                   # (kernel variable, 0/1 tensor of its shape) pairs
-    for model, model_masks in zip(models, masks):
-        if model_masks is not None:
-            layers = check_masks(model, model_masks)
-            masked += [(layers[name].kernel, tf.constant(mask, layers[name].kernel.dtype))
-                       for name, mask in model_masks.items()]
     sizes = {len(each.x_train) for each in datasets}
     if len(sizes) != 1:
         raise ValueError(f"the training sets must have the same length, got {sorted(sizes)}")
+    masked = [(model, each) for model, each in zip(models, masks) if each is not None]
+
+    def zero_masked():     # masked-out kernel weights back to zero (apply_masks checks the masks)
+        for model, model_masks in masked:
+            apply_masks(model, model_masks)
+
+    zero_masked()
 
     def batches(each, seed):
         pipeline = tf.data.Dataset.from_tensor_slices((each.x_train, each.y_train))
@@ -187,10 +188,6 @@ def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, a
     variables = [v for model in models for v in model.trainable_variables]
     optimizer.build(variables)     # its slots exist before tracing: the step is traced once, not twice
 
-    def zero_masked():
-        for kernel, mask in masked:
-            kernel.assign(kernel * mask)
-
     @tf.function(input_signature=[stream.element_spec])    # any batch size: traced once, not per shape
     def step(batch):
         with tf.GradientTape() as tape:
@@ -198,8 +195,6 @@ def train_together(models, data, *, epochs, batch_size=64, learning_rate=1e-3, a
                               for model, loss, (x, y) in zip(models, losses, batch)])
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         zero_masked()
-
-    zero_masked()
 
     for _ in range(epochs):
         for batch in stream:
