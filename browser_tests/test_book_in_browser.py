@@ -9,8 +9,10 @@ It needs Debian's Chromium and ChromeDriver (``apt-get install chromium chromium
 ``.ci/run`` installs them). It lives outside pytest's default test paths, so the README's
 ``python -m pytest`` does not need a built book or a browser.
 
-The test serves ``_build/html`` on 127.0.0.1 and opens the site's entry page (which redirects to
-the introduction), a chapter with math and figures, a lab and a solution. Chromium resolves no
+The test serves ``_build/`` on 127.0.0.1 and opens, in both editions (English ``_build/html/`` and
+Chinese ``_build/html-zh/``, built by ``python scripts/i18n.py build-zh``), the site's entry page
+(which redirects to the introduction), a chapter with math and figures, a lab and a solution.
+Chromium resolves no
 host name except 127.0.0.1 (``--host-resolver-rules``), so the book is checked the way an offline
 student sees it: anything the book loads from the internet fails here. For each page it checks
 that
@@ -21,7 +23,10 @@ that
 * the browser console has no errors, except those that ``ALLOWED_CONSOLE_ERRORS`` lists;
 * the sidebar lists every part and every page of ``_toc.yml``;
 * lab and solution pages have launch buttons (Binder, Colab and, when configured, JupyterHub)
-  that point at this notebook in the repository of ``_config.yml``.
+  that point at this notebook in the repository of ``_config.yml``;
+* the Chinese pages are in Chinese (``<html lang="zh-CN">``, Chinese text in the article) and their
+  Chinese characters are drawn by a real font, not as empty boxes;
+* every page's language switch leads to the same page in the other edition, both ways.
 
 Screenshots of every page go to ``_build/screenshots/`` (CI artefacts): look at them.
 """
@@ -32,36 +37,47 @@ import os
 import pathlib
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import urllib.parse
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "scripts"))
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
+import po_catalogue  # noqa: E402 (scripts/ is not a package)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
+BUILD = ROOT / "_build"
+HTML = BUILD / "html"
+HTML_ZH = BUILD / "html-zh"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
 
-# name → (path under _build/html, what the page is)
-PAGES = {
+# name → (path under _build/html, what the page is); each is opened in both editions.
+EN_PAGES = {
     "introduction": ("index.html", "the site's entry page, which redirects to the introduction"),
     "chapter": ("book/02_concepts.html", "a chapter with math and computed figures"),
     "lab": ("labs/lab01_weight_pruning.html", "a blank lab"),
     "solution": ("solutions/lab01_weight_pruning.html", "an executed solution with figures"),
 }
+EDITIONS = {"": "html", "-zh": "html-zh"}  # page-name suffix → the edition's folder under _build/
+PAGES = {name + suffix: (f"{folder}/{path}", what) for suffix, folder in EDITIONS.items()
+         for name, (path, what) in EN_PAGES.items()}
+CHINESE_PAGES = [name for name in PAGES if name.endswith("-zh")]
 INTRODUCTION = TOC["root"] + ".html"
-NOTEBOOK_PAGES = ("lab", "solution")
-PAGES_WITH_MATH = ("chapter", "solution")
-PAGES_WITH_FIGURES = ("chapter", "solution")
+NOTEBOOK_PAGES = [name for name in PAGES if name.startswith(("lab", "solution"))]
+PAGES_WITH_MATH = [name for name in PAGES if name.startswith(("chapter", "solution"))]
+PAGES_WITH_FIGURES = PAGES_WITH_MATH
 
 # The only things the book may load from another host. Offline (this test, CI, a student on a
 # train) they fail to load; each entry says why that is acceptable.
@@ -131,7 +147,26 @@ function collect() {
     launch: Array.from(document.querySelectorAll(".dropdown-launch-buttons a"))
         .map(a => ({title: [a.textContent.trim(), a.title, a.dataset.bsOriginalTitle].join(" "),
                     href: a.href})),
+    lang: document.documentElement.lang,
+    article: (document.querySelector("article") || document.body).innerText.slice(0, 3000),
+    switch: Array.from(document.querySelectorAll(".language-switch a")).map(a => a.href),
+    glyphs: glyphsDiffer(),
   });
+}
+function glyphsDiffer() {
+  // Draw two different Chinese characters in the article's font. A font without them draws the same
+  // empty box for both (tofu); a real font draws two different glyphs.
+  const font = getComputedStyle(document.querySelector("article") || document.body).fontFamily;
+  const draw = ch => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 48;
+    const ctx = canvas.getContext("2d");
+    ctx.font = "40px " + font;
+    ctx.fillText(ch, 2, 40);
+    return Array.from(ctx.getImageData(0, 0, 48, 48).data).join(",");
+  };
+  const a = draw("剪"), b = draw("枝");
+  return {differ: a !== b, inked: /[1-9]/.test(a), font: font};
 }
 (function wait() {
   const mj = window.MathJax;
@@ -158,10 +193,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    """``_build/html`` served on an unused port of 127.0.0.1; yields the base URL."""
+    """``_build/`` (both editions) served on an unused port of 127.0.0.1; yields the base URL."""
     assert (HTML / "index.html").is_file(), (
         f"no built book in {HTML}: run  jupyter-book build . -W -n --keep-going  first")
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    assert (HTML_ZH / "index.html").is_file(), (
+        f"no Chinese edition in {HTML_ZH}: run  python scripts/i18n.py build-zh  after the English build")
+    handler = functools.partial(_QuietHandler, directory=str(BUILD))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -216,7 +253,7 @@ def _visit(driver, base, name):
     path, _ = PAGES[name]
     driver.get_log("browser")  # drop what earlier pages logged
     driver.get(base + path)
-    if name == "introduction":  # index.html redirects (meta refresh) to the root page of _toc.yml
+    if name.startswith("introduction"):  # index.html redirects (meta refresh) to the root page of _toc.yml
         try:
             WebDriverWait(driver, 15).until(lambda d: d.current_url.endswith(INTRODUCTION))
         except TimeoutException:
@@ -289,7 +326,7 @@ def test_every_image_loads(pages, name):
 def test_page_has_figures(pages, name):
     figures = pages(name)["figures"]
     assert figures, f"{PAGES[name][0]} should show computed figures but has none"
-    if name == "chapter":  # chapters give every figure alt text (design §3)
+    if name.startswith("chapter"):  # chapters give every figure alt text (design §3)
         no_alt = [f["src"] for f in figures if not f["alt"].strip() or f["alt"].endswith(".png")]
         assert not no_alt, f"figures without alt text: {no_alt}"
 
@@ -312,21 +349,54 @@ def test_browser_console_has_no_errors(pages, name):
     assert not errors, f"console errors on {PAGES[name][0]}:\n" + "\n".join(errors)
 
 
-def test_sidebar_lists_every_part_and_page(pages):
-    report = pages("introduction")
+def _captions(suffix):
+    """The parts' captions of ``_toc.yml`` as the edition shows them (the Chinese from its catalogue)."""
     captions = [part["caption"] for part in TOC["parts"]]
+    if suffix == "-zh":
+        catalogue = ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / f"{TOC['root']}.po"
+        translations = po_catalogue.translated_messages(catalogue)
+        captions = [translations.get(caption, caption) for caption in captions]
+    return captions
+
+
+@pytest.mark.parametrize("suffix", EDITIONS)
+def test_sidebar_lists_every_part_and_page(pages, suffix):
+    report = pages("introduction" + suffix)
+    captions = _captions(suffix)
     assert report["captions"] == captions, (
         f"sidebar parts {report['captions']} differ from _toc.yml's {captions}")
     linked = {urllib.parse.unquote(link) for link in report["links"]}
+    folder = report["base"] + EDITIONS[suffix] + "/"
     missing = [file for file in [TOC["root"], *_toc_files(TOC["parts"])]
-               if report["base"] + file + ".html" not in linked]
+               if folder + file + ".html" not in linked]
     assert not missing, f"pages of _toc.yml missing from the sidebar: {missing}"
+
+
+@pytest.mark.parametrize("name", CHINESE_PAGES)
+def test_chinese_edition_is_in_chinese_and_its_characters_render(pages, name):
+    report = pages(name)
+    assert report["lang"] == "zh-CN", f"{PAGES[name][0]}: <html lang={report['lang']!r}>, expected 'zh-CN'"
+    chinese = len(re.findall(r"[\u4e00-\u9fff]", report["article"]))
+    assert chinese > 20, f"{PAGES[name][0]}: only {chinese} Chinese characters in the article's start"
+    glyphs = report["glyphs"]
+    assert glyphs["inked"] and glyphs["differ"], (
+        f"{PAGES[name][0]}: Chinese characters are drawn as empty boxes in {glyphs['font']!r}: install a "
+        "CJK font (apt-get install fonts-wqy-microhei; .ci/run does)")
+
+
+@pytest.mark.parametrize("name", [n for n in PAGES if not n.startswith("introduction")])
+def test_language_switch_leads_to_the_same_page_in_the_other_edition(pages, name):
+    report = pages(name)
+    other = name[:-3] if name.endswith("-zh") else name + "-zh"
+    expected = report["base"] + PAGES[other][0]
+    assert report["switch"] == [expected], (
+        f"{PAGES[name][0]}: the language switch links to {report['switch']}, expected [{expected}]")
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_PAGES)
 def test_notebook_pages_have_launch_buttons(pages, name):
     path = PAGES[name][0]
-    notebook = path.replace(".html", ".ipynb")
+    notebook = path.split("/", 1)[1].replace(".html", ".ipynb")  # the same notebook in both editions
     repo = CONFIG["repository"]["url"].rstrip("/").removeprefix("https://github.com/")
     branch = CONFIG["repository"].get("branch", "main")
     buttons = CONFIG["launch_buttons"]

@@ -15,7 +15,12 @@ Solutions are the single source of every lab. For each solution this script
   lines with the solution's stored ones.)
 * rewrites the title (drops " — solution") and the "Open in Colab" badges;
 * writes the repository address of ``_config.yml`` into the badges and the setup cell of
-  both the solution and the lab, so that it is set in exactly one place.
+  both the solution and the lab, so that it is set in exactly one place;
+* writes the Chinese lab (``labs/zh/``) from the same lab: its Markdown cells from the book's message
+  catalogue of that lab's page (``locales/zh_CN/LC_MESSAGES/labs/<lab>.po``), the text its code shows
+  (docstrings, verdicts, prints, figure labels) from ``locales/zh_CN/LC_MESSAGES/code/labs/<lab>.po``,
+  and ``LANGUAGE = "zh_CN"`` in its parameters cell, so that ``utils`` speaks Chinese too. A message
+  not yet translated stays in English (``python scripts/i18n.py status`` counts them).
 
 Usage:  python scripts/make_labs.py            # regenerate labs/ (and refresh badges)
         python scripts/make_labs.py --check    # exit 1 if labs/ is out of date
@@ -29,6 +34,10 @@ import sys
 
 import nbformat
 
+from code_messages import phrase_names, translate_code
+from markdown_translate import translate_markdown
+from po_catalogue import translated_messages
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 # A closing challenge's model entry: deleted from the lab, which keeps the baseline entry above it.
@@ -36,6 +45,13 @@ BEGIN_ENTRY, END_ENTRY = "### BEGIN CHALLENGE ENTRY", "### END CHALLENGE ENTRY"
 SOLUTION_SUFFIX = " — solution"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 DROPPED_TAGS = {"solution-only", "answer"}  # cells that exist only in the solution
+CHINESE = "zh_CN"
+CHINESE_DIR = pathlib.Path("labs") / "zh"
+# The stub's message in each language; ``label`` is "Exercise 1.1" or "练习 1.1".
+# The setup cell's path to the repository root, from labs/ and from labs/zh/.
+LOCAL_ROOT = 'sys.path.insert(0, os.path.abspath(".."))  # the repository root, above labs/ and solutions/'
+CHINESE_LOCAL_ROOT = 'sys.path.insert(0, os.path.abspath(os.path.join("..", "..")))  # the repository root'
+STUB_MESSAGE = {"en": "{label}: replace this line with your code", CHINESE: "{label}：把这一行换成你的代码"}
 
 
 def repository_url(root=ROOT):
@@ -86,21 +102,23 @@ def set_repo_url(cell, repo_url):
     cell.source = re.sub(r'REPO_URL = "[^"]*"', f'REPO_URL = "{repo_url}.git"', cell.source)
 
 
-def stub_solutions(source):
-    """Replace each solution block with a ``NotImplementedError`` stub.
+def stub_solutions(source, language="en"):
+    """Replace each solution block with a ``NotImplementedError`` stub (its message in ``language``).
 
     Returns:
         ``(new_source, raises_at_top_level)``.
     """
     exercise = re.search(r"Exercise (\d+\.\d+)", source)
-    label = f"Exercise {exercise.group(1)}" if exercise else "Exercise"
+    word = "练习" if language == CHINESE else "Exercise"
+    label = f"{word} {exercise.group(1)}" if exercise else word
     out, inside, top_level = [], False, False
     for line in source.splitlines():
         stripped = line.strip()
         if stripped == BEGIN:
             indent = line[: len(line) - len(line.lstrip())]
             top_level = top_level or indent == ""
-            out.append(f'{indent}raise NotImplementedError("{label}: replace this line with your code")')
+            message = STUB_MESSAGE[language].format(label=label)
+            out.append(f'{indent}raise NotImplementedError("{message}")')
             inside = True
         elif stripped == END:
             if not inside:
@@ -133,8 +151,8 @@ def drop_challenge_entries(source):
     return "\n".join(out)
 
 
-def make_lab(solution, repo_url, name):
-    """The lab notebook generated from one solution notebook (a new object)."""
+def make_lab(solution, repo_url, name, language="en"):
+    """The lab notebook generated from one solution notebook (a new object), stubs in ``language``."""
     lab = copy.deepcopy(solution)
     lab.cells = [c for c in lab.cells if not DROPPED_TAGS & set(c.metadata.get("tags", []))]
     for cell in lab.cells:
@@ -143,13 +161,43 @@ def make_lab(solution, repo_url, name):
         if BEGIN_ENTRY in cell.source or END_ENTRY in cell.source:
             cell.source = drop_challenge_entries(cell.source)
         if BEGIN in cell.source:
-            cell.source, raises = stub_solutions(cell.source)
+            cell.source, raises = stub_solutions(cell.source, language)
             tags = cell.metadata.setdefault("tags", [])
             if raises and "raises-exception" not in tags:
                 tags.append("raises-exception")
         cell.execution_count = None
         cell.outputs = []
     set_badges(lab.cells[0], repo_url, name, "lab")
+    return lab
+
+
+def chinese_badges(repo_url, name):
+    """The badge line of a Chinese lab: the Chinese lab and the (English) solution in Colab."""
+    lab = colab_link(repo_url, CHINESE_DIR.as_posix(), name)
+    solution = colab_link(repo_url, "solutions", name)
+    return f"[![在 Colab 中打开本实验]({COLAB_BADGE})]({lab}) · [在 Colab 中打开参考答案（英文）]({solution})"
+
+
+def make_chinese_lab(solution, repo_url, name, root=ROOT):
+    """The Chinese lab of one solution notebook: the lab, translated with the catalogues of ``locales/``."""
+    catalogues = root / "locales" / CHINESE / "LC_MESSAGES"
+    stem = pathlib.Path(name).stem
+    prose = translated_messages(catalogues / "labs" / f"{stem}.po")
+    code = translated_messages(catalogues / "code" / "labs" / f"{stem}.po")
+    lab = make_lab(solution, repo_url, name, language=CHINESE)
+    phrases = phrase_names([cell.source for cell in lab.cells if cell.cell_type == "code"])
+    for cell in lab.cells:
+        if cell.cell_type == "markdown":
+            cell.source = translate_markdown(cell.source, prose)
+        elif "parameters" in cell.metadata.get("tags", []):
+            cell.source = re.sub(r'^LANGUAGE = "en"', f'LANGUAGE = "{CHINESE}"', cell.source, flags=re.M)
+        else:
+            cell.source = translate_code(cell.source, code, phrases)
+    setup = next(cell for cell in lab.cells if cell.cell_type == "code" and LOCAL_ROOT in cell.source)
+    setup.source = setup.source.replace(LOCAL_ROOT, CHINESE_LOCAL_ROOT)  # labs/zh/ is one folder deeper
+    lines = lab.cells[0].source.splitlines()
+    lab.cells[0].source = "\n".join(chinese_badges(repo_url, name) if _is_badge_line(line) else line
+                                    for line in lines)
     return lab
 
 
@@ -174,6 +222,7 @@ def generate(root=ROOT):
         refresh_solution(solution, repo_url, path.name)
         solutions[path] = _dump(solution)
         labs[root / "labs" / path.name] = _dump(make_lab(solution, repo_url, path.name))
+        labs[root / CHINESE_DIR / path.name] = _dump(make_chinese_lab(solution, repo_url, path.name, root))
     return labs, solutions
 
 
@@ -184,13 +233,14 @@ def main(argv=None):
     labs, solutions = generate()
     stale = [p for p, text in {**solutions, **labs}.items()
              if not p.exists() or p.read_text(encoding="utf-8") != text]
-    orphans = [p for p in (ROOT / "labs").glob("*.ipynb") if p not in labs]
+    orphans = [p for p in [*(ROOT / "labs").glob("*.ipynb"), *(ROOT / CHINESE_DIR).glob("*.ipynb")]
+               if p not in labs]
     if args.check:
         for p in stale + orphans:
             print(f"out of date: {p.relative_to(ROOT)}")
         return 1 if stale or orphans else 0
     for p in stale:
-        p.parent.mkdir(exist_ok=True)
+        p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text({**solutions, **labs}[p], encoding="utf-8")
         print(f"wrote {p.relative_to(ROOT)}")
     for p in orphans:

@@ -4,7 +4,9 @@
    exercises unfinished: the lab falls back to the reference implementations in ``utils`` and must
    print the same verdict lines as the solution notebook stores. (The solutions themselves, i.e.
    the labs with every exercise done, are executed by nbval and must print only ``✔``.)
-2. For every lab, ``tests/weak_code/labNN.py`` holds a deliberately weak implementation of one
+2. Every Chinese lab in ``labs/zh/`` runs the same way and prints the same verdicts, ✔ for ✔ and ✘
+   for ✘, in Chinese (``LANGUAGE = "zh_CN"``: the verdict texts of its code and ``utils``'s messages).
+3. For every lab, ``tests/weak_code/labNN.py`` holds a deliberately weak implementation of one
    core exercise. It is pasted into the solution in place of the model answer and accepted as if its
    self-check had passed; the lab must then print ``✘ NOT MET`` on the verdict it names. This shows
    that the lab's results come from the student's function, not from ``utils``.
@@ -62,6 +64,23 @@ def blank_lab_prints_the_solutions_verdicts(name):
     assert measured == expected, (
         f"the blank lab labs/{name} (exercises unfinished, reference code from utils) printed other "
         f"verdicts than the solution:\n  lab:      {measured}\n  solution: {expected}")
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def chinese_lab_prints_the_solutions_verdicts_in_chinese(name):
+    solution = nbformat.read(ROOT / "solutions" / name, as_version=4)
+    folder = ROOT / "labs" / "zh"
+    lab = nbformat.read(folder / name, as_version=4)
+    run_until(lab, folder)
+    expected, measured = _verdict_lines(solution), _verdict_lines(lab)
+    marks = [line.split()[0] for line in expected]
+    assert [line.split()[0] for line in measured] == marks, (
+        f"the Chinese lab labs/zh/{name} printed other verdicts than the solution:\n"
+        f"  lab:      {measured}\n  solution: {expected}")
+    english = [line for line in measured if not CHINESE.search(line)]
+    assert not english, f"labs/zh/{name} printed verdict lines that are not in Chinese: {english}"
 
 
 def load_weak_code(path):
@@ -142,6 +161,9 @@ def _lab_test_class(solution):
     def test_blank_lab_prints_the_solutions_verdicts(self):
         blank_lab_prints_the_solutions_verdicts(solution.name)
 
+    def test_chinese_lab_prints_the_solutions_verdicts_in_chinese(self):
+        chinese_lab_prints_the_solutions_verdicts_in_chinese(solution.name)
+
     def test_a_weak_student_implementation_turns_a_verdict_red(self):
         assert weak.exists(), f"no {weak.relative_to(ROOT)}: write the lab's weak-student spec"
         a_weak_student_implementation_turns_a_verdict_red(weak)
@@ -150,6 +172,8 @@ def _lab_test_class(solution):
     return name, type(name, (), {
         "__doc__": f"{solution.name}: blank lab and weak-student injection.",
         "test_blank_lab_prints_the_solutions_verdicts": test_blank_lab_prints_the_solutions_verdicts,
+        "test_chinese_lab_prints_the_solutions_verdicts_in_chinese":
+            test_chinese_lab_prints_the_solutions_verdicts_in_chinese,
         "test_a_weak_student_implementation_turns_a_verdict_red":
             test_a_weak_student_implementation_turns_a_verdict_red,
     })

@@ -17,6 +17,7 @@ from notebook_template import SETUP_CELL
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
+CHINESE_LABS = sorted((ROOT / make_labs.CHINESE_DIR).glob("*.ipynb"))
 ALL = SOLUTIONS + LABS
 THINK = re.compile(r"\*\*Think[.:!?]?\*\*")
 ANSWER = ":::{admonition} Answer\n:class: dropdown"
@@ -37,6 +38,8 @@ def _id(path):
 def test_there_are_solutions_and_matching_labs():
     assert SOLUTIONS, "no solution notebooks found"
     assert [p.name for p in LABS] == [p.name for p in SOLUTIONS]
+    assert [p.name for p in CHINESE_LABS] == [p.name for p in SOLUTIONS], (
+        "labs/zh/ must hold the Chinese lab of every solution: run python scripts/make_labs.py")
     for path in SOLUTIONS:
         assert re.fullmatch(r"lab\d\d_[a-z0-9_]+\.ipynb", path.name), path.name
 
@@ -46,10 +49,10 @@ def test_lab_regenerates_identically_from_its_solution(path):
     labs, solutions = make_labs.generate(ROOT)
     assert path.read_text(encoding="utf-8") == solutions[path], (
         "the solution's badges / setup address are stale: run python scripts/make_labs.py")
-    lab = ROOT / "labs" / path.name
-    assert lab.read_text(encoding="utf-8") == labs[lab], (
-        f"{lab.name} differs from what make_labs.py generates: never edit labs/ by hand; "
-        "edit the solution and run python scripts/make_labs.py")
+    for lab in (ROOT / "labs" / path.name, ROOT / make_labs.CHINESE_DIR / path.name):
+        assert lab.read_text(encoding="utf-8") == labs[lab], (
+            f"{lab.relative_to(ROOT)} differs from what make_labs.py generates: never edit labs/ by hand; "
+            "edit the solution (or the translation in locales/) and run python scripts/make_labs.py")
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_id)

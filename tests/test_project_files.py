@@ -205,9 +205,11 @@ def test_pre_commit_config_runs_ruff_at_the_pinned_version_check_yaml_and_make_l
 
 @pytest.fixture
 def course_copy(tmp_path):
-    """A minimal course in ``tmp_path``: make_labs.py, _config.yml and one solution, labs generated."""
+    """A minimal course in ``tmp_path``: make_labs.py (and the modules it imports), _config.yml and one
+    solution, labs generated (the Chinese lab too, in English where no catalogue translates it)."""
     (tmp_path / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "make_labs.py", tmp_path / "scripts")
+    for script in ("make_labs.py", "code_messages.py", "markdown_translate.py", "po_catalogue.py"):
+        shutil.copy(ROOT / "scripts" / script, tmp_path / "scripts")
     shutil.copy(ROOT / "_config.yml", tmp_path)
     (tmp_path / "solutions").mkdir()
     solution = sorted((ROOT / "solutions").glob("*.ipynb"))[0]
@@ -296,9 +298,13 @@ def test_pages_workflow_builds_the_book_and_deploys_it_with_the_official_actions
     assert "workflow_dispatch" in workflow["on"]
     assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
     build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
-    assert any("jupyter-book build . -W -n --keep-going" in step.get("run", "") for step in build["steps"])
+    runs = [step.get("run", "") for step in build["steps"]]
+    assert any("jupyter-book build . -W -n --keep-going" in run for run in runs)
+    assert any("python scripts/i18n.py build-zh" in run for run in runs), "publish the Chinese edition too"
+    site = [run for run in runs if "_build/html _build/html-zh" in run]
+    assert site, "both editions side by side, as their language switches expect (html/ ↔ html-zh/)"
     upload = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact@")]
-    assert upload and upload[0]["with"]["path"] == "_build/html"
+    assert upload and upload[0]["with"]["path"] == "_site"
     assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
     assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in deploy["steps"])
 

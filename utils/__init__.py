@@ -22,7 +22,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # Python exceptions are not affected; set the variable yourself to see the logs.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-__all__ = ["keras", "set_seed", "KerasVersionError", "tf"]
+__all__ = ["keras", "set_seed", "set_language", "KerasVersionError", "tf"]
 
 
 class KerasVersionError(ImportError):
@@ -68,6 +68,7 @@ tf = _import_tensorflow_quietly()
 import tf_keras as keras
 
 from ._validate import check_int
+from .i18n import set_language  # noqa: E402 (the language of messages and figure labels: "en" or "zh_CN")
 
 if tf.keras.Model is not keras.Model:
     raise KerasVersionError(_FIX + "(`tf.keras` is not `tf_keras` in this process.)")

@@ -2,11 +2,15 @@
 
 Each function draws on ``ax`` (a Matplotlib Axes; a new figure is made when it is
 ``None``) and returns the Axes, so that cells can combine panels.
+
+Each takes ``language`` ("en" or "zh_CN"; default: the one set by ``utils.set_language``): the
+title, the axis labels and the legend are drawn in it (``utils.i18n``). Numbers stay as they are.
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import i18n
 from ._core import prunable_layers
 from ._validate import check_int
 from .calibration import calibration_bins, expected_calibration_error
@@ -23,11 +27,24 @@ def _axes(ax, figsize=(6, 3.5)):
     return ax
 
 
+def _localise(ax, language):
+    """Put the words drawn on ``ax`` (title, axis labels, legend) into ``language``; returns ``ax``."""
+    if (language or i18n.language()) == "en":
+        return ax
+    for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
+        text.set_text(i18n.text(text.get_text(), language))
+    legend = ax.get_legend()
+    for text in legend.get_texts() if legend else []:
+        text.set_text(i18n.text(text.get_text(), language))
+    return ax
+
+
 def _all_kernel_values(model):
     return np.concatenate([layer.kernel.numpy().ravel() for layer in prunable_layers(model)])
 
 
-def weight_histogram(before, after, *, ax=None, bins=101, title="Kernel weights before and after pruning"):
+def weight_histogram(before, after, *, ax=None, bins=101, title="Kernel weights before and after pruning",
+                     language=None):
     """Overlaid histograms of all kernel weights of two models (e.g. dense vs pruned).
 
     Pruned weights pile up in a spike at zero and leave a gap around it: magnitude pruning
@@ -42,10 +59,10 @@ def weight_histogram(before, after, *, ax=None, bins=101, title="Kernel weights 
     ax.set_yscale("log")
     ax.set(title=title, xlabel="weight value", ylabel="number of weights (log scale)")
     ax.legend()
-    return ax
+    return _localise(ax, language)
 
 
-def sparsity_per_layer(models, *, ax=None, title="Sparsity of each pruned kernel"):
+def sparsity_per_layer(models, *, ax=None, title="Sparsity of each pruned kernel", language=None):
     """Grouped bars of the fraction of zeros in each layer's kernel, for one or more models.
 
     Args:
@@ -61,11 +78,11 @@ def sparsity_per_layer(models, *, ax=None, title="Sparsity of each pruned kernel
     ax.set_xticks(np.arange(len(report)) + 0.4 - width / 2, report.layer)
     ax.set(title=title, xlabel="layer", ylabel="zeros in kernel (%)", ylim=(0, 119))
     ax.legend(loc="upper center", ncol=len(models), frameon=False)
-    return ax
+    return _localise(ax, language)
 
 
 def tradeoff_curve(curves, *, ax=None, xlabel="sparsity (%)", ylabel="test accuracy (%)",
-                   title="Accuracy vs sparsity", reference=None):
+                   title="Accuracy vs sparsity", reference=None, language=None):
     """Line plot of one or more trade-off curves.
 
     Args:
@@ -80,11 +97,11 @@ def tradeoff_curve(curves, *, ax=None, xlabel="sparsity (%)", ylabel="test accur
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
-    return ax
+    return _localise(ax, language)
 
 
 def schedule_curve(initial_sparsity, final_sparsity, begin_step, end_step, *, power=3, ax=None,
-                   title="Polynomial sparsity schedule (Zhu & Gupta, 2017)"):
+                   title="Polynomial sparsity schedule (Zhu & Gupta, 2017)", language=None):
     """Plot the target sparsity ``s(t) = s_f + (s_i - s_f)(1 - (t - t0)/(t1 - t0))^power``.
 
     ``t0 = begin_step``, ``t1 = end_step``; before ``t0`` nothing is pruned, after ``t1``
@@ -101,11 +118,11 @@ def schedule_curve(initial_sparsity, final_sparsity, begin_step, end_step, *, po
     ax.plot(steps, 100 * sparsity)
     ax.set(title=title, xlabel="training step", ylabel="target sparsity (%)")
     ax.grid(alpha=0.3)
-    return ax
+    return _localise(ax, language)
 
 
 def mask_image(mask, *, ax=None, title="Kept (white) and pruned (black) weights", xlabel="output unit",
-               ylabel="input"):
+               ylabel="input", language=None):
     """Show a 2-D keep-mask as a black-and-white image."""
     ax = _axes(ax, figsize=(5, 4))
     mask = np.asarray(mask)
@@ -113,10 +130,11 @@ def mask_image(mask, *, ax=None, title="Kept (white) and pruned (black) weights"
         raise ValueError(f"mask_image needs a 2-D mask, got shape {mask.shape}")
     ax.imshow(mask, cmap="gray", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    return ax
+    return _localise(ax, language)
 
 
-def sensitivity_curves(scan, *, ax=None, title="Sensitivity scan: only one layer pruned at a time"):
+def sensitivity_curves(scan, *, ax=None, title="Sensitivity scan: only one layer pruned at a time",
+                       language=None):
     """Accuracy vs sparsity, one line per layer, from :func:`utils.pruning.sensitivity_scan`.
 
     The dense model's accuracy (``scan.attrs["dense_accuracy"]``) is the dashed line. A
@@ -132,11 +150,11 @@ def sensitivity_curves(scan, *, ax=None, title="Sensitivity scan: only one layer
     ax.set(title=title, xlabel="sparsity of that layer (%)", ylabel="accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return ax
+    return _localise(ax, language)
 
 
 def reliability_diagram(probabilities, y, *, bins=15, ax=None, min_count=1,
-                        title="Reliability diagram"):
+                        title="Reliability diagram", language=None):
     """Accuracy against confidence in equal-width bins, for one or more models.
 
     A perfectly calibrated model lies on the diagonal; points *below* it are over-confident
@@ -163,10 +181,10 @@ def reliability_diagram(probabilities, y, *, bins=15, ax=None, min_count=1,
            ylabel="accuracy in the bin (%)", xlim=(0, 101), ylim=(0, 101))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")  # below the diagonal at high confidence: rarely used
-    return ax
+    return _localise(ax, language)
 
 
-def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", size=1.3):
+def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", size=1.3, language=None):
     """Show images in a grid with a small title over each one.
 
     Args:
@@ -206,7 +224,7 @@ def image_grid(images, titles=None, *, ncols=8, title="Images", cmap="gray", siz
             else:
                 ax.imshow(images[i], cmap=cmap)
             if titles is not None:
-                ax.set_title(titles[i], fontsize=7)
-    fig.suptitle(title)
+                ax.set_title(i18n.text(str(titles[i]), language), fontsize=7)
+    fig.suptitle(i18n.text(title, language))
     fig.tight_layout()
     return axes

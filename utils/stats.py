@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import i18n
 from ._validate import check_int, check_real
 
 __all__ = ["MeanSE", "mean_se", "paired_difference", "MIN_SEEDS"]
@@ -47,19 +48,19 @@ class MeanSE:
         but is weak evidence, and the label says so rather than calling it "beyond the noise".
         """
         if self.se == 0:
-            return "the same on every seed" if self.mean == 0 else "no spread over the seeds"
+            return i18n.text("the same on every seed" if self.mean == 0 else "no spread over the seeds")
         t = abs(self.mean) / self.se
         if t <= 1:
-            return f"{t:.2f} s.e. from zero: within the seed noise"
+            return i18n.text(f"{t:.2f} s.e. from zero: within the seed noise")
         if t < 2:   # two decimals: 1.02 must not read as "1.0 s.e. … beyond one s.e."
-            return f"{t:.2f} s.e. from zero: beyond one s.e., weak evidence with {self.n} seeds"
-        return f"{t:.1f} s.e. from zero: beyond the seed noise"
+            return i18n.text(f"{t:.2f} s.e. from zero: beyond one s.e., weak evidence with {self.n} seeds")
+        return i18n.text(f"{t:.1f} s.e. from zero: beyond the seed noise")
 
     def format(self, scale=1.0, unit="", digits=1):
         """``"+4.0 ± 0.6 pt (3 seeds)"`` with values multiplied by ``scale``."""
         sign = "+" if self.mean * scale >= 0 else ""
         return (f"{sign}{self.mean * scale:.{digits}f} ± {self.se * scale:.{digits}f}{unit} "
-                f"({self.n} seeds)")
+                + i18n.text(f"({self.n} seeds)"))
 
     def __str__(self):
         return self.format(digits=3)

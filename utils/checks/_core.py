@@ -10,6 +10,8 @@
 import functools
 import re
 
+from .. import i18n
+
 # Student functions whose self-check passed, by exercise label ("1.1"): filled by ``self_check``.
 _PASSED = {}
 
@@ -57,11 +59,11 @@ class Report:
         self.failures = 0
 
     def ok(self, message):
-        print(f"✔ {message}")
+        print(f"✔ {i18n.text(message)}")
 
     def fail(self, message):
         self.failures += 1
-        print(f"✘ {message}")
+        print(f"✘ {i18n.text(message)}")
 
     def check(self, condition, good, bad):
         (self.ok if condition else self.fail)(good if condition else bad)
@@ -69,9 +71,10 @@ class Report:
 
     def summary(self):
         if self.failures:
-            print(f"→ {self.title}: {self.failures} problem(s) above; fix them and run this cell again.")
+            print(i18n.text(f"→ {self.title}: {self.failures} problem(s) above; fix them and run this cell "
+                            "again."))
         else:
-            print(f"→ {self.title}: all checks passed. Well done!")
+            print(i18n.text(f"→ {self.title}: all checks passed. Well done!"))
         return self.failures == 0
 
 
@@ -81,7 +84,7 @@ def verdict(ok, text):
     Verdict cells compare a lab's measured results with its targets; the tests compare their printed
     lines with the solution's, so ``text`` states the target, not the measured number.
     """
-    print(("✔ " if ok else "✘ NOT MET: ") + text)
+    print(("✔ " if ok else i18n.text("✘ NOT MET: ")) + i18n.text(text))
 
 
 def challenge(name, score, unit="", *, higher_is_better=True):
@@ -90,9 +93,9 @@ def challenge(name, score, unit="", *, higher_is_better=True):
     Example: ``challenge("highest sparsity at ≤ 1 pt drop", 0.93)`` prints
     ``🏁 Challenge score (higher is better): 0.93 — highest sparsity at ≤ 1 pt drop``.
     """
-    direction = "higher" if higher_is_better else "lower"
+    direction = "higher is better" if higher_is_better else "lower is better"
     value = f"{float(score):.4g}" + (f" {unit.strip()}" if unit.strip() else "")
-    print(f"🏁 Challenge score ({direction} is better): {value} — {name}")
+    print(i18n.text(f"🏁 Challenge score ({direction}): {value} — {name}"))
 
 
 def self_check(title):
@@ -113,9 +116,9 @@ def self_check(title):
             try:
                 check(report, _guarded(student_fn), *args, **kwargs)
             except _NotDone:
-                print(f"⏳ {title}: not done yet — replace the `raise NotImplementedError(...)` line "
-                      "with your code, run that cell, then this one. The lab continues with the "
-                      "reference implementation from `utils`.")
+                print(i18n.text(f"⏳ {title}: not done yet — replace the `raise NotImplementedError(...)` "
+                                "line with your code, run that cell, then this one. The lab continues "
+                                "with the reference implementation from `utils`."))
                 return None
             except StudentError as error:  # the student's code crashed: say where, not a traceback
                 report.fail(f"your function raised {error}")
@@ -146,10 +149,10 @@ def use(exercise, student_fn, reference):
         ``student_fn`` if it passed its self-check (after its last redefinition), else ``reference``.
     """
     if passed(exercise, student_fn):
-        print(f"→ Exercise {exercise}: the rest of the lab runs YOUR `{student_fn.__name__}`.")
+        print(i18n.text(f"→ Exercise {exercise}: the rest of the lab runs YOUR `{student_fn.__name__}`."))
         return student_fn
-    print(f"→ Exercise {exercise} not passed yet: the rest of the lab runs the reference "
-          f"`{reference.__module__}.{reference.__qualname__}`.")
+    print(i18n.text(f"→ Exercise {exercise} not passed yet: the rest of the lab runs the reference "
+                    f"`{reference.__module__}.{reference.__qualname__}`."))
     return reference
 
 

@@ -1,0 +1,115 @@
+"""Reading the Chinese edition's message catalogues (``locales/zh_CN/LC_MESSAGES/**/*.po``) and checking them.
+
+A catalogue is *complete* when every message has a translation that is not marked fuzzy, and when
+the translation keeps the message's markup: roles (``{cite:p}`key```, ``{doc}`page```), code fields
+(``{acc:.2%}``), inline code,
+inline math and link targets must come through unchanged, or the Chinese page would lose a citation,
+a formula or a link. Used by ``scripts/i18n.py status``, ``scripts/make_labs.py`` (the Chinese labs)
+and ``tests/test_i18n.py``. Reads and writes with Babel, which Sphinx itself uses for catalogues.
+"""
+
+import collections
+import pathlib
+import re
+
+from babel.messages.pofile import read_po, write_po
+
+# Markup that a translation must keep verbatim, in the order it is searched for (roles before code).
+_ROLE = re.compile(r"(?<!`)\{[\w:.-]+\}`[^`]*`")  # not ``{directive}`` written as inline code
+_CODE = re.compile(r"``[^`]+``|`[^`]+`")
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\s][^$]*?\$", re.DOTALL)
+_LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")
+# A replacement field of a code message (``{acc:.2%}`` in ``f"accuracy {acc:.2%}"``): the value printed there.
+_FIELD = re.compile(r"\{[^{}\s](?:[^{}]|\{[^{}]*\})*\}")
+_ROLE_TARGET = re.compile(r"^(\{[\w:.-]+\})`(?:[^`<]*<([^>]+)>|([^`]*))`$")
+
+
+def read(path):
+    """The catalogue at ``path`` (a Babel ``Catalog``)."""
+    with open(path, "rb") as handle:
+        return read_po(handle)
+
+
+def write(catalogue, path):
+    """Write ``catalogue`` to ``path``, one message per line (no wrapping, as ``sphinx-intl -w -1``)."""
+    with open(path, "wb") as handle:
+        write_po(handle, catalogue, width=0, omit_header=False)
+
+
+def catalogues(directory):
+    """Every ``.po`` file under ``directory``, sorted."""
+    return sorted(pathlib.Path(directory).rglob("*.po"))
+
+
+def messages(catalogue):
+    """The real messages of ``catalogue`` (the header, whose id is empty, left out)."""
+    return [message for message in catalogue if message.id]
+
+
+def translated_messages(path):
+    """``{English: translation}`` of the translated, not fuzzy messages of the catalogue at ``path``."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return {}
+    return {m.id: m.string for m in messages(read(path)) if m.string and not m.fuzzy}
+
+
+def _role_key(role):
+    """A role as it must survive translation: its name and target; an explicit title may be translated."""
+    match = _ROLE_TARGET.match(role)
+    return f"{match.group(1)}<{match.group(2) or match.group(3)}>" if match else role
+
+
+def protected_markup(text):
+    """The markup of ``text`` that a translation must keep: roles, inline code, math, link targets."""
+    roles = [_role_key(role) for role in _ROLE.findall(text)]
+    rest = _ROLE.sub(" ", text)
+    code = _CODE.findall(rest)
+    rest = _CODE.sub(" ", rest)
+    math = _MATH.findall(rest)
+    rest = _MATH.sub(" ", rest)
+    return collections.Counter(roles + code + math + _LINK_TARGET.findall(rest) + _FIELD.findall(rest))
+
+
+def markup_problems(msgid, msgstr):
+    """What ``msgstr`` lost or added of ``msgid``'s protected markup, as readable strings ([] if none)."""
+    source, target = protected_markup(msgid), protected_markup(msgstr)
+    lost = [f"missing {token!r}" for token in (source - target).elements()]
+    added = [f"not in the English {token!r}" for token in (target - source).elements()]
+    return lost + added
+
+
+def needs_no_translation(msgid):
+    """True for a message with no words to translate: a formula, a number, code, a citation, a link."""
+    rest = _FIELD.sub(" ", _MATH.sub(" ", _CODE.sub(" ", _ROLE.sub(" ", msgid))))
+    rest = re.sub(r"https?://\S+|\]\([^)]*\)", " ", rest)
+    return "\n" in msgid.strip() or not re.search(r"[A-Za-z]{2,}", rest)
+
+
+Status = collections.namedtuple("Status", "messages translated untranslated fuzzy obsolete markup")
+
+
+def status(catalogue):
+    """How complete ``catalogue`` is: counts of its messages and of each kind of problem."""
+    found = messages(catalogue)
+    untranslated = [m for m in found if not m.string]
+    fuzzy = [m for m in found if m.fuzzy]
+    markup = [m for m in found if m.string and markup_problems(m.id, m.string)]
+    translated = len(found) - len(untranslated) - len(fuzzy)
+    return Status(len(found), translated, len(untranslated), len(fuzzy), len(catalogue.obsolete), len(markup))
+
+
+def print_status(directory):
+    """One line per catalogue under ``directory`` and a total; returns the total ``Status``."""
+    total = Status(0, 0, 0, 0, 0, 0)
+    for path in catalogues(directory):
+        counts = status(read(path))
+        total = Status(*(a + b for a, b in zip(total, counts)))
+        print(f"{path.relative_to(directory)}: {counts.translated}/{counts.messages} translated, "
+              f"{counts.untranslated} untranslated, {counts.fuzzy} fuzzy, {counts.obsolete} obsolete, "
+              f"{counts.markup} with broken markup")
+    share = total.translated / total.messages if total.messages else 1.0
+    print(f"total: {total.translated}/{total.messages} messages translated ({share:.1%}); "
+          f"{total.untranslated} untranslated, {total.fuzzy} fuzzy, {total.obsolete} obsolete, "
+          f"{total.markup} with broken markup")
+    return total
