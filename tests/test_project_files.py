@@ -118,7 +118,8 @@ NOT_FOR_BINDER = {"jupyter-book", "sphinx", "myst-nb", "myst-parser", "sphinx-bo
                   "sphinxcontrib-bibtex", "sphinx-exercise", "docutils", "jupyter-cache",
                   "sphinx-mathjax-offline", "nbformat", "nbclient", "pytest", "pytest-xdist", "nbval",
                   "hypothesis", "ruff", "selenium", "tqdm", "adversarial-robustness-toolbox",
-                  "keras"}  # keras: Keras 3, for the appendix only (tensorflow brings it anyway)
+                  "keras",  # Keras 3, for the appendix only (tensorflow brings it anyway)
+                  "sphinx-intl", "babel"}  # the Chinese catalogues: authors only (utils reads .po)
 # Module name → distribution, where they differ (the rest: packages_distributions() or the name).
 DISTRIBUTION_OF = {"tf_keras": "tf-keras", "tensorflow_model_optimization": "tensorflow-model-optimization",
                    "sklearn": "scikit-learn", "PIL": "pillow", "ai_edge_litert": "ai-edge-litert",
