@@ -9,6 +9,9 @@ A small Sphinx extension, loaded by ``_config.yml`` (``sphinx.local_extensions``
   the link is relative and works from a file, a local server or a web host alike;
 * in the Chinese edition, the glossary's tables lead with the Chinese term (the columns English | 中文
   are swapped after translation), as a Chinese reader looks terms up by their Chinese name;
+* a table inside a directive (the bibliography's warning) is translated like any other: MyST leaves its
+  cells without a source line, which Sphinx needs to extract and translate a message
+  (``SourceForNestedTables``);
 * the parts' captions of the sidebar are translated: sphinx-external-toc makes the toctrees of
   ``_toc.yml`` after Sphinx has translated the page, so ``TranslateTocCaptions`` translates their captions;
 * a translated paragraph keeps its computed numbers: Sphinx parses each translation on its own, where
@@ -28,7 +31,7 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util.i18n import docname_to_domain
 
 # The edition folders under _build/ and the label of the link that leads to each.
-EDITIONS = {"en": ("html", "English"), "zh_CN": ("html-zh", "中文")}
+EDITIONS = {"en": ("html", "English version"), "zh_CN": ("html-zh", "中文版")}
 GLOSSARY = "book/glossary"
 
 
@@ -71,6 +74,19 @@ def chinese_term_first(app, doctree, docname):
         cells = [entry.astext().strip() for entry in header.findall(nodes.entry)] if header else []
         if len(cells) >= 2 and cells[1] == "中文":
             _swap_first_two_columns(table)
+
+
+class SourceForNestedTables(SphinxTransform):
+    """Give the cells of tables nested in directives the page as their source, before translation (20)."""
+
+    default_priority = 5
+
+    def apply(self, **kwargs):
+        for table in self.document.findall(nodes.table):
+            for cell in table.findall(nodes.TextElement):
+                if not cell.source:
+                    cell.source = self.document["source"]
+                    cell.line = cell.line or table.line or 0
 
 
 class TranslateTocCaptions(SphinxTransform):
@@ -118,6 +134,7 @@ def setup(app):
     app.connect("html-page-context", add_switch)
     app.connect("doctree-resolved", chinese_term_first)
     app.add_transform(TranslateTocCaptions)
+    app.add_transform(SourceForNestedTables)
     glue_roles.retrieve_glue_data = _lend_glue_data
     glue_directives.retrieve_glue_data = _lend_glue_data
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -376,6 +376,7 @@ def test_sidebar_lists_every_part_and_page(pages, suffix):
 def test_chinese_edition_is_in_chinese_and_its_characters_render(pages, name):
     report = pages(name)
     assert report["lang"] == "zh-CN", f"{PAGES[name][0]}: <html lang={report['lang']!r}>, expected 'zh-CN'"
+    assert re.search(r"[\u4e00-\u9fff]", report["title"]), f"{PAGES[name][0]}: title {report['title']!r}"
     chinese = len(re.findall(r"[\u4e00-\u9fff]", report["article"]))
     assert chinese > 20, f"{PAGES[name][0]}: only {chinese} Chinese characters in the article's start"
     glyphs = report["glyphs"]

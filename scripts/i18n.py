@@ -90,6 +90,8 @@ def _jupyter_book(config, path_output, *extra):
 def extract(pot_dir=POT_DIR):
     """Extract the English messages into ``pot_dir`` (one ``.pot`` per page) with the gettext builder."""
     scratch = BUILD / "gettext-build"  # inside the repository, so the catalogues' locations are relative
+    if scratch.exists():
+        shutil.rmtree(scratch)  # read every page afresh: a cached page would keep yesterday's messages
     code = _jupyter_book(gettext_config(), scratch, "--builder", "custom", "--custom-builder", "gettext")
     if code:
         raise SystemExit(f"the gettext build failed (exit {code})")

@@ -71,12 +71,20 @@ def protected_markup(text):
     return collections.Counter(roles + code + math + _LINK_TARGET.findall(rest) + _FIELD.findall(rest))
 
 
+# A heading that starts with its number ("1. The baseline"). Sphinx parses a translated title on its own,
+# with a setext underline: unescaped, "1. 基线" would be a list item and the title would stay English.
+NUMBERED_TITLE = re.compile(r"^\d+[.)]\s")
+ESCAPED_NUMBER = re.compile(r"^\d+\\[.)]\s")
+
+
 def markup_problems(msgid, msgstr):
     """What ``msgstr`` lost or added of ``msgid``'s protected markup, as readable strings ([] if none)."""
     source, target = protected_markup(msgid), protected_markup(msgstr)
     lost = [f"missing {token!r}" for token in (source - target).elements()]
     added = [f"not in the English {token!r}" for token in (target - source).elements()]
-    return lost + added
+    unescaped = ([f"a numbered title must escape its number, as in '1\\. 标题', not {msgstr[:12]!r}"]
+                 if NUMBERED_TITLE.match(msgid) and not ESCAPED_NUMBER.match(msgstr) else [])
+    return lost + added + unescaped
 
 
 def needs_no_translation(msgid):
