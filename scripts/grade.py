@@ -7,7 +7,7 @@ outputs the script reads the signals the labs print in fixed formats (``utils/ch
 
 * every self-check (``check.exercise_N_M(...)``): ``passed``, ``failed (k)``, ``not done`` or ``error``;
 * whether the lab then ran the student's own function (``check.use``: "runs YOUR ...");
-* the verdict lines (``✔`` / ``✘ NOT MET``) of the ``# NBVAL_CHECK_OUTPUT`` cells;
+* the verdict lines (``✔`` / ``✘ NOT MET``, ``✘ 未达标``) of the ``# NBVAL_CHECK_OUTPUT`` cells;
 * the closing challenge's score (``check.challenge``: "🏁 Challenge score ...");
 * unexpected errors: cells not tagged ``raises-exception`` that raised.
 
@@ -32,13 +32,28 @@ from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SELF_CHECK = re.compile(r"check\.exercise_(\d+)_(\d+)\(")
-SUMMARY = re.compile(r"→ Exercise (\d+\.\d+)[^:]*: (all checks passed|(\d+) problem)")
-NOT_DONE = re.compile(r"⏳ Exercise (\d+\.\d+)")
-USES_YOURS = re.compile(r"→ Exercise (\d+\.\d+): the rest of the lab runs YOUR")
-CHALLENGE = re.compile(r"🏁 Challenge score \((higher|lower) is better\): ([-+0-9.eE]+)([^—]*)— (.+)")
+# The lines are read in English and in Chinese (the labs in labs/zh/: utils.set_language("zh_CN"); the
+# Chinese wording is that of locales/zh_CN/LC_MESSAGES/code/utils.po, and tests/test_grade.py checks that
+# these patterns read it).
+EXERCISE = r"(?:Exercise|练习) (\d+\.\d+)"
+SUMMARY = re.compile(rf"→ {EXERCISE}[^:：]*[:：] ?"
+                     r"(?:(all checks passed|全部检查通过)|(?:上面有 )?(\d+) (?:problem|个问题))")
+NOT_DONE = re.compile(rf"⏳ {EXERCISE}")
+USES_YOURS = re.compile(rf"→ {EXERCISE}[:：] ?"
+                        r"(?:the rest of the lab runs YOUR|实验的其余部分将运行你自己的)")
+CHALLENGE = re.compile(r"🏁 (?:Challenge score \((higher|lower) is better\)|挑战得分（(越高|越低)越好）)"
+                       r"[:：] ?([-+0-9.eE]+)([^—]*)— (.+)")
+BETTER = {"higher": "higher", "lower": "lower", "越高": "higher", "越低": "lower"}
+NOT_MET = ("✘ NOT MET: ", "✘ 未达标： ")
 FIXED_COLUMNS = ["notebook", "lab", "exercises_passed", "exercises_total", "student_code_used",
                  "verdicts_met", "verdicts_total", "verdicts_not_met", "challenge", "challenge_score",
                  "challenge_better", "errors", "seconds"]
+
+
+def _without_prefix(text, prefixes):
+    for prefix in prefixes:
+        text = text.removeprefix(prefix)
+    return text
 
 
 def _stream_text(cell):
@@ -71,7 +86,7 @@ def exercise_status(cell):
     summary = SUMMARY.search(text)
     if not summary:
         return "error"
-    return "passed" if summary.group(2) == "all checks passed" else f"failed ({summary.group(3)})"
+    return "passed" if summary.group(2) else f"failed ({summary.group(3)})"
 
 
 def summarise(notebook, name):
@@ -91,13 +106,13 @@ def summarise(notebook, name):
             verdicts += [line for line in text.splitlines() if line.startswith(("✔", "✘"))]
         challenge = CHALLENGE.search(text)
         if challenge:
-            row.update(challenge=challenge.group(4).strip(), challenge_score=challenge.group(2),
-                       challenge_better=challenge.group(1))
+            row.update(challenge=challenge.group(5).strip(), challenge_score=challenge.group(3),
+                       challenge_better=BETTER[challenge.group(1) or challenge.group(2)])
         error = _error_text(cell)
         if error and "raises-exception" not in cell.metadata.get("tags", []):
             errors.append(f"cell {index}: {error}")
     row.update({f"exercise {label}": status for label, status in exercises.items()})
-    not_met = [v.removeprefix("✘ NOT MET: ") for v in verdicts if v.startswith("✘")]
+    not_met = [_without_prefix(v, NOT_MET) for v in verdicts if v.startswith("✘")]
     row.update(exercises_passed=sum(s == "passed" for s in exercises.values()),
                exercises_total=len(exercises), student_code_used=" ".join(sorted(used)),
                verdicts_met=sum(v.startswith("✔") for v in verdicts), verdicts_total=len(verdicts),

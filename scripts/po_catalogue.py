@@ -8,6 +8,7 @@ a formula or a link. Used by ``scripts/i18n.py status``, ``scripts/make_labs.py`
 and ``tests/test_i18n.py``. Reads and writes with Babel, which Sphinx itself uses for catalogues.
 """
 
+import ast
 import collections
 import pathlib
 import re
@@ -68,7 +69,48 @@ def protected_markup(text):
     rest = _CODE.sub(" ", rest)
     math = _MATH.findall(rest)
     rest = _MATH.sub(" ", rest)
-    return collections.Counter(roles + code + math + _LINK_TARGET.findall(rest) + _FIELD.findall(rest))
+    fields = [field_key(field) for field in _FIELD.findall(rest)]
+    return collections.Counter(roles + code + math + _LINK_TARGET.findall(rest) + fields)
+
+
+def field_key(field):
+    """A code field as a translation must keep it: the same expression, the words it chooses between aside.
+
+    ``{'met' if ok else 'NOT met'}`` may become ``{'达标' if ok else '未达标'}`` and ``{x or 'none'}``
+    ``{x or '无'}``: the words printed are translated, the expression that chooses them is not. Any
+    other string constant (a key in ``{d['global']}``, an argument) must stay as it is.
+    """
+    expression, rest = _split_field(field[1:-1])
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return field
+    chosen = []
+    for node in ast.walk(tree):
+        branches = [node.body, node.orelse] if isinstance(node, ast.IfExp) else \
+            node.values if isinstance(node, ast.BoolOp) else []
+        chosen += [b for b in branches if isinstance(b, ast.Constant) and isinstance(b.value, str)]
+    source = expression.encode("utf-8")  # ast's offsets count bytes
+    for node in sorted(chosen, key=lambda n: n.col_offset, reverse=True):
+        source = source[:node.col_offset] + "'…'".encode() + source[node.end_col_offset:]
+    return "{" + source.decode("utf-8") + rest + "}"
+
+
+def _split_field(body):
+    """``(expression, "!r:.2f")``: a field's expression and its conversion and format spec."""
+    depth, quote = 0, None
+    for index, char in enumerate(body):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and (char == ":" or (char == "!" and body[index + 1:index + 2] != "=")):
+            return body[:index], body[index:]
+    return body, ""
 
 
 # A heading that starts with its number ("1. The baseline"). Sphinx parses a translated title on its own,

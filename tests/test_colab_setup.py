@@ -44,7 +44,8 @@ NOT_FOR_NOTEBOOKS = {"jupyter-book", "sphinx", "myst-nb", "myst-parser", "sphinx
                      "sphinxcontrib-bibtex", "sphinx-exercise", "docutils", "jupyter-cache",
                      "sphinx-mathjax-offline", "nbformat", "nbclient", "jupyterlab", "notebook", "pytest",
                      "pytest-xdist", "nbval", "hypothesis", "ruff", "selenium",
-                     "adversarial-robustness-toolbox"}
+                     "adversarial-robustness-toolbox",
+                     "sphinx-intl", "babel"}  # the Chinese edition's catalogues (utils reads .po itself)
 
 
 def _name(name):

@@ -6,6 +6,8 @@ import grade
 import nbformat
 import pytest
 
+from utils import i18n
+
 SETUP = "from utils import checks as check, pruning\nimport numpy as np"
 FINISHED = '''def magnitude_mask(weights, sparsity):
     """Exercise 1.1 — keep-mask."""
@@ -85,6 +87,25 @@ def test_a_failed_self_check_counts_its_problems():
     text = "✘ a\n✘ b\n→ Exercise 1.1 (x): 2 problem(s) above\n"
     cell.outputs = [nbformat.v4.new_output("stream", text=text)]
     assert grade.exercise_status(cell) == "failed (2)"
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_the_lines_of_a_lab_are_read_in_both_languages(language):
+    """The Chinese labs print these lines through utils.i18n: grade.py must read both wordings."""
+    say = lambda message: i18n.text(message, language)  # noqa: E731
+    passed = grade.SUMMARY.search(say("→ Exercise 1.1 (magnitude_mask): all checks passed. Well done!"))
+    assert passed.group(2)
+    failed = grade.SUMMARY.search(say("→ Exercise 1.1 (magnitude_mask): 2 problem(s) above; fix them and run "
+                                      "this cell again."))
+    assert failed.group(1) == "1.1" and failed.group(3) == "2"
+    assert grade.NOT_DONE.search(say(
+        "⏳ Exercise 2.3 (remove_filters): not done yet — replace the `raise NotImplementedError(...)` line "
+        "with your code, run that cell, then this one. The lab continues with the reference implementation "
+        "from `utils`."))
+    assert grade.USES_YOURS.search(say("→ Exercise 1.3: the rest of the lab runs YOUR `fine_tune_masked`."))
+    challenge = grade.CHALLENGE.search(say("🏁 Challenge score (lower is better): 0.25 pt — smallest drop"))
+    assert grade.BETTER[challenge.group(1) or challenge.group(2)] == "lower" and challenge.group(3) == "0.25"
+    assert grade._without_prefix(say("✘ NOT MET: ") + "target", grade.NOT_MET) == "target"
 
 
 def test_bad_arguments_are_named(tmp_path):
