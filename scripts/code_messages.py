@@ -19,7 +19,7 @@ import re
 
 # Calls whose string arguments are shown to the reader, and keyword arguments that are labels.
 SHOWN_BY_CALL = {"print", "verdict", "challenge", "set_title", "set_xlabel", "set_ylabel", "suptitle",
-                 "title", "xlabel", "ylabel", "text", "ok", "fail", "check", "append", "shown"}
+                 "title", "xlabel", "ylabel", "text", "ok", "fail", "check", "append", "self_check"}
 SHOWN_BY_KEYWORD = {"title", "xlabel", "ylabel", "label", "good", "bad", "message"}
 FIELD = re.compile(r"\{\{|\}\}|\{(?:[^{}]|\{[^{}]*\})*\}")  # a field may nest one: {x:.{digits}f}
 

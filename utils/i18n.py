@@ -30,6 +30,7 @@ CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "P
 
 _state = {"language": "en"}
 _missed = set()
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _FIELD = re.compile(r"\{\{|\}\}|\{(?:[^{}]|\{[^{}]*\})*\}")  # a field may nest one: {x:.{digits}f}
 
 
@@ -128,18 +129,24 @@ def _catalogue(language):
     return exact, templated
 
 
+def _field_key(field):
+    """A field, its quoted words blanked: ``{'a' if x else 'b'}`` and ``{'甲' if x else '乙'}`` are one."""
+    return _QUOTED.sub("''", field)
+
+
 def _fill(translation, names, values, language):
     """``translation`` with each field replaced by the value formatted in its place in the English.
 
     A value that is itself a message (a self-check's title, a phrase) is translated too.
     """
-    by_name = {name: _translate(value, language, record=False) for name, value in zip(names, values)}
+    by_field = {_field_key(name): _translate(value, language, record=False)
+                for name, value in zip(names, values)}
 
     def replace(match):
         token = match.group()
         if token in ("{{", "}}"):
             return token[0]
-        return by_name.get(token, token)
+        return by_field.get(_field_key(token), token)
 
     return _FIELD.sub(replace, translation)
 
