@@ -7,9 +7,10 @@ Run it with the book's browser test (``.ci/run`` does)::
 It needs Debian's Chromium and ChromeDriver, like ``test_book_in_browser.py``, whose headless,
 offline browser it reuses (no host name but 127.0.0.1 resolves). The test
 
-1. copies the lab (``labs/``, exercises unfinished) and the ``utils`` package into a temporary
-   course folder, so the repository is never written: the lab's setup cell puts the folder
-   above ``labs/`` on ``sys.path``, as it does in a clone of the course;
+1. copies the lab (``labs/``, exercises unfinished; and, in a second run, the Chinese lab of
+   ``labs/zh/``) and the ``utils`` package with its message catalogue into a temporary course
+   folder, so the repository is never written: the lab's setup cell puts the course folder on
+   ``sys.path``, as it does in a clone of the course;
 2. starts JupyterLab on 127.0.0.1 (a free port, a random token, no browser of its own, its
    settings, workspaces and runtime files in temporary folders);
 3. opens the lab in headless Chromium, waits for the kernel, clicks the *Run* menu and its
@@ -24,7 +25,8 @@ nbval does); there is no stderr output outside such cells; every self-check cell
 (``check.exercise_…``) says the exercise is *not done yet*; and the page shows exactly as many
 error outputs as the file has.
 
-Screenshots of the lab after the run go to ``_build/screenshots/`` (``jupyterlab-*.png``).
+Screenshots of the lab after the run go to ``_build/screenshots/`` (``jupyterlab-*.png``, and
+``jupyterlab-zh-*.png`` for the Chinese lab).
 """
 
 import os
@@ -53,7 +55,9 @@ LAB = "lab11_case_medicine.ipynb"   # the shortest blank lab (about 20 s on a 2-
 START_TIMEOUT_S = 120                # JupyterLab's server starting
 LOAD_TIMEOUT_S = 120                 # the page loading and the kernel starting
 RUN_TIMEOUT_S = 600                  # Run All: a guard against a hang, not a verdict on speed
-NOT_DONE = "not done yet"            # what a self-check prints for an unfinished exercise
+# edition → (the lab's folder, what a self-check prints for an unfinished exercise)
+EDITIONS = {"en": ("labs", "not done yet"), "zh": ("labs/zh", "尚未完成")}
+UTILS_CATALOGUE = pathlib.Path("locales") / "zh_CN" / "LC_MESSAGES" / "code" / "utils.po"
 
 # Every code cell's prompt, read from the page: "[ ]:" (never run), "[*]:" (queued or running)
 # or "[n]:" (ran, as execution n). Also the number of error/stderr outputs the page shows.
@@ -96,13 +100,22 @@ def _get(url, timeout=5):
         return response.status, response.read()
 
 
+@pytest.fixture(scope="module", params=list(EDITIONS))
+def edition(request):
+    """"en" (``labs/``) or "zh" (``labs/zh/``): each is run in JupyterLab."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A temporary course folder: ``labs/<LAB>`` and a copy of ``utils``."""
+def course(tmp_path_factory, edition):
+    """A temporary course folder: ``<lab folder>/<LAB>``, a copy of ``utils`` and its message catalogue."""
     course = tmp_path_factory.mktemp("course")
-    (course / "labs").mkdir()
-    shutil.copy2(ROOT / "labs" / LAB, course / "labs" / LAB)
+    folder = course / EDITIONS[edition][0]
+    folder.mkdir(parents=True)
+    shutil.copy2(ROOT / EDITIONS[edition][0] / LAB, folder / LAB)
     shutil.copytree(ROOT / "utils", course / "utils", ignore=shutil.ignore_patterns("__pycache__"))
+    (course / UTILS_CATALOGUE).parent.mkdir(parents=True)
+    shutil.copy2(ROOT / UTILS_CATALOGUE, course / UTILS_CATALOGUE)
     return course
 
 
@@ -163,13 +176,14 @@ def jupyterlab(course, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run_all(jupyterlab, browser, course):  # noqa: F811 (browser is the imported fixture)
-    """Open the lab, Run ▸ Run All Cells, wait, save; yields ``(page state, saved notebook)``."""
+def run_all(jupyterlab, browser, course, edition):  # noqa: F811 (browser is the imported fixture)
+    """Open the lab, Run ▸ Run All Cells, wait, save; yields ``(page state, saved notebook, edition)``."""
     base, token, log_tail = jupyterlab
-    path = course / "labs" / LAB
+    folder = EDITIONS[edition][0]
+    path = course / folder / LAB
     code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(path, as_version=4).cells)
     driver = browser
-    driver.get(f"{base}lab/tree/labs/{LAB}?token={token}")
+    driver.get(f"{base}lab/tree/{folder}/{LAB}?token={token}")
 
     def state():
         return driver.execute_script(PAGE_STATE_JS)
@@ -214,9 +228,13 @@ def run_all(jupyterlab, browser, course):  # noqa: F811 (browser is the imported
     for name, (cell, block) in SHOTS.items():
         driver.execute_script(SCROLL_JS, cell, block)
         time.sleep(0.5)
-        driver.save_screenshot(str(SCREENSHOTS / name))
-    print(f"Run All Cells of {LAB}: {page['run_s']:.1f} s on this machine")
-    yield page, nbformat.read(path, as_version=4)
+        driver.save_screenshot(str(SCREENSHOTS / _shot(name, edition)))
+    print(f"Run All Cells of {folder}/{LAB}: {page['run_s']:.1f} s on this machine")
+    yield page, nbformat.read(path, as_version=4), edition
+
+
+def _shot(name, edition):
+    return name if edition == "en" else name.replace("jupyterlab-", f"jupyterlab-{edition}-")
 
 
 def _code(nb):
@@ -228,7 +246,7 @@ def _tagged(cell):
 
 
 def test_every_code_cell_ran_once_in_order(run_all):
-    page, nb = run_all
+    page, nb, _ = run_all
     counts = [cell.execution_count for cell in _code(nb)]
     assert counts == list(range(1, len(counts) + 1)), (
         f"execution counts {counts}: a gap is a cell that never ran (Run All stops at an error)")
@@ -236,7 +254,7 @@ def test_every_code_cell_ran_once_in_order(run_all):
 
 
 def test_no_error_output_except_unfinished_exercises(run_all):
-    _, nb = run_all
+    _, nb, _ = run_all
     for index, cell in enumerate(_code(nb)):
         for output in cell.outputs:
             where = f"code cell {index + 1}:\n{cell.source[:200]}"
@@ -248,21 +266,24 @@ def test_no_error_output_except_unfinished_exercises(run_all):
 
 
 def test_the_page_shows_no_more_errors_than_expected(run_all):
-    page, nb = run_all
+    page, nb, _ = run_all
     expected = sum(output.output_type == "error" or output.get("name") == "stderr"
                    for cell in _code(nb) for output in cell.outputs)
     assert page["stderr"] == expected, f"the page shows {page['stderr']} error outputs, expected {expected}"
 
 
 def test_self_checks_say_not_done_yet(run_all):
-    _, nb = run_all
+    _, nb, edition = run_all
+    not_done = EDITIONS[edition][1]
     checks = [cell for cell in _code(nb) if cell.source.startswith("check.exercise_")]
     assert checks, f"{LAB} has no self-check cells"
     for cell in checks:
         text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-        assert NOT_DONE in text, f"{cell.source}: expected '{NOT_DONE}', got {text[:300]!r}"
+        assert not_done in text, f"{cell.source}: expected '{not_done}', got {text[:300]!r}"
 
 
 def test_screenshots_were_written(run_all):
+    *_, edition = run_all
     for name in SHOTS:
-        assert (SCREENSHOTS / name).stat().st_size > 5000, f"{name} is (nearly) empty"
+        shot = SCREENSHOTS / _shot(name, edition)
+        assert shot.stat().st_size > 5000, f"{shot.name} is (nearly) empty"
