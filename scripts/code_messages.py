@@ -111,11 +111,13 @@ def shown_literals(source, phrases=None):
     compared = _compared_strings(tree)
     found = {}
     for node in ast.walk(tree):
-        candidates, docstring = [], False
+        candidates, docstring, words = [], False, set()
         if isinstance(node, ast.Call):
             if _call_name(node) in SHOWN_BY_CALL:
                 for argument in node.args:
                     candidates += _string_nodes(argument)
+            if _call_name(node) == "print":  # a word printed alone ("less", "over-confident") is prose
+                words = {id(c) for c in candidates}
             for keyword in node.keywords:
                 if keyword.arg in SHOWN_BY_KEYWORD:
                     candidates += _string_nodes(keyword.value)
@@ -134,7 +136,9 @@ def shown_literals(source, phrases=None):
                 candidates, docstring = [node.body[0].value], True
         for candidate in candidates:
             text = template(candidate, source)
-            if _worth_translating(text) and text not in compared:
+            printed_word = id(candidate) in words and re.search(r"[A-Za-z]{2,}", FIELD.sub(" ", text))
+            worth = _worth_translating(text) or printed_word
+            if worth and text not in compared:
                 found[(candidate.lineno, candidate.col_offset)] = (candidate, text, docstring)
     return [found[key] for key in sorted(found)]
 
