@@ -178,11 +178,6 @@ def translate_code(source, translations, phrases=frozenset()):
     return result
 
 
-def fields(text):
-    """The replacement fields of a template, ``{{``/``}}`` escapes left out (a translation keeps them all)."""
-    return sorted(field for field in FIELD.findall(text) if field not in ("{{", "}}"))
-
-
 # Where the messages of ``utils`` live: what its self-checks print and what its figures and reports show.
 UTILS_SOURCES = ("utils/checks/*.py", "utils/plots.py", "utils/stats.py", "utils/audit.py", "utils/deploy.py")
 

@@ -15,13 +15,13 @@ import re
 
 from babel.messages.pofile import read_po, write_po
 
+from code_messages import FIELD  # a replacement field of a code message: {acc:.2%} in f"accuracy {acc:.2%}"
+
 # Markup that a translation must keep verbatim, in the order it is searched for (roles before code).
 _ROLE = re.compile(r"(?<!`)\{[\w:.-]+\}`[^`]*`")  # not ``{directive}`` written as inline code
 _CODE = re.compile(r"``[^`]+``|`[^`]+`")
 _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\s][^$]*?\$", re.DOTALL)
 _LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")
-# A replacement field of a code message (``{acc:.2%}`` in ``f"accuracy {acc:.2%}"``): the value printed there.
-_FIELD = re.compile(r"\{[^{}\s](?:[^{}]|\{[^{}]*\})*\}")
 _ROLE_TARGET = re.compile(r"^(\{[\w:.-]+\})`(?:[^`<]*<([^>]+)>|([^`]*))`$")
 
 
@@ -69,7 +69,7 @@ def protected_markup(text):
     rest = _CODE.sub(" ", rest)
     math = _MATH.findall(rest)
     rest = _MATH.sub(" ", rest)
-    fields = [field_key(field) for field in _FIELD.findall(rest)]
+    fields = [field_key(field) for field in FIELD.findall(rest) if field not in ("{{", "}}")]
     return collections.Counter(roles + code + math + _LINK_TARGET.findall(rest) + fields)
 
 
@@ -131,7 +131,7 @@ def markup_problems(msgid, msgstr):
 
 def needs_no_translation(msgid):
     """True for a message with no words to translate: a formula, a number, code, a citation, a link."""
-    rest = _FIELD.sub(" ", _MATH.sub(" ", _CODE.sub(" ", _ROLE.sub(" ", msgid))))
+    rest = FIELD.sub(" ", _MATH.sub(" ", _CODE.sub(" ", _ROLE.sub(" ", msgid))))
     rest = re.sub(r"https?://\S+|\]\([^)]*\)", " ", rest)
     return "\n" in msgid.strip() or not re.search(r"[A-Za-z]{2,}", rest)
 

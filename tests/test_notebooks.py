@@ -44,9 +44,15 @@ def test_there_are_solutions_and_matching_labs():
         assert re.fullmatch(r"lab\d\d_[a-z0-9_]+\.ipynb", path.name), path.name
 
 
+@pytest.fixture(scope="module")
+def generated():
+    """``(labs, solutions)`` as ``make_labs.py`` generates them, once for every solution's test."""
+    return make_labs.generate(ROOT)
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=_id)
-def test_lab_regenerates_identically_from_its_solution(path):
-    labs, solutions = make_labs.generate(ROOT)
+def test_lab_regenerates_identically_from_its_solution(path, generated):
+    labs, solutions = generated
     assert path.read_text(encoding="utf-8") == solutions[path], (
         "the solution's badges / setup address are stale: run python scripts/make_labs.py")
     for lab in (ROOT / "labs" / path.name, ROOT / make_labs.CHINESE_DIR / path.name):

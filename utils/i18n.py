@@ -62,30 +62,26 @@ def _use_cjk_font():
 
 
 def _read_po(path):
-    """``{msgid: msgstr}`` of the translated, non-fuzzy messages of a ``.po`` file (standard syntax)."""
-    entries, current, field, fuzzy = {}, {"msgid": [], "msgstr": []}, None, False
+    """``{msgid: msgstr}`` of the translated, non-fuzzy messages of a ``.po`` file.
 
-    def close():
-        msgid, msgstr = "".join(current["msgid"]), "".join(current["msgstr"])
+    Entries are separated by blank lines (as every PO writer does); within one, ``msgid "…"`` and
+    ``msgstr "…"`` may continue on further quoted lines. Comments (``#``) are skipped, except the
+    ``#, fuzzy`` flag.
+    """
+    entries = {}
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        lines = block.splitlines()
+        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in lines)
+        parts, current = {"msgid": [], "msgstr": []}, None
+        for line in lines:
+            keyword, _, rest = line.partition(" ")
+            if keyword in parts:
+                current, line = keyword, rest
+            if current and line.startswith('"'):
+                parts[current].append(_unquote(line))
+        msgid, msgstr = "".join(parts["msgid"]), "".join(parts["msgstr"])
         if msgid and msgstr and not fuzzy:
             entries[msgid] = msgstr
-
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#,"):
-            close()
-            current, field, fuzzy = {"msgid": [], "msgstr": []}, None, "fuzzy" in line
-        elif line.startswith("msgid "):
-            if field == "msgstr":
-                close()
-                current, fuzzy = {"msgid": [], "msgstr": []}, fuzzy if field is None else False
-            field, line = "msgid", line[len("msgid "):]
-        elif line.startswith("msgstr "):
-            field, line = "msgstr", line[len("msgstr "):]
-        elif not line.startswith('"'):
-            continue
-        if field and line.startswith('"'):
-            current[field].append(_unquote(line))
-    close()
     return entries
 
 
